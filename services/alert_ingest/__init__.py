@@ -1,0 +1,1 @@
+"""alert-ingest: normalises and de-duplicates monitoring alerts from alerts.raw and the HTTP receivers."""

@@ -1,0 +1,1 @@
+"""engineering-validation: the owning engineering team validates alerts; owns the incident lifecycle."""

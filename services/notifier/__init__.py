@@ -1,0 +1,1 @@
+"""notifier: keeps every linked customer informed and delivers incident updates to subscribers."""

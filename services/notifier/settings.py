@@ -1,0 +1,11 @@
+"""notifier settings (environment variables prefixed NOTIFIER_)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", populate_by_name=True)
+
+    http_port: int = 8084

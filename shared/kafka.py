@@ -1,0 +1,121 @@
+"""Kafka plumbing: the FastStream broker factory, a raw producer for the outbox relay, topic creation.
+
+Producers are safe by default (acks=all, idempotence on), so a retried send never duplicates or reorders
+within a partition. Subscribers use AckPolicy.NACK_ON_ERROR with auto-commit off: an offset is committed
+only after the handler stored its effect, and a failure (database or broker down) rewinds the batch so it
+is redelivered, never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from .settings import KafkaSettings
+
+#: The ack policy every pipeline subscriber uses (see module docstring).
+ACK_POLICY = AckPolicy.NACK_ON_ERROR
+
+#: Subscriber keyword arguments shared by every consumer of the pipeline.
+SUBSCRIBER_DEFAULTS: dict[str, Any] = {
+    "ack_policy": ACK_POLICY,
+    "auto_offset_reset": "earliest",
+    "batch": True,
+    "batch_timeout_ms": 50,
+    "max_poll_interval_ms": 300_000,
+    "session_timeout_ms": 10_000,
+    "heartbeat_interval_ms": 3_000,
+}
+
+
+def _ssl_context(k: KafkaSettings) -> ssl.SSLContext | None:
+    if "SSL" not in k.security_protocol:
+        return None
+    return ssl.create_default_context(cafile=k.ssl_cafile)
+
+
+def _security(k: KafkaSettings) -> BaseSecurity | None:
+    if not k.security_protocol.startswith("SASL"):
+        return BaseSecurity(ssl_context=_ssl_context(k), use_ssl=True) if k.security_protocol == "SSL" else None
+    user = k.sasl_username or ""
+    password = k.sasl_password.get_secret_value() if k.sasl_password else ""
+    cls = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512, "PLAIN": SASLPlaintext}[k.sasl_mechanism]
+    use_ssl = k.security_protocol == "SASL_SSL"
+    return cls(user, password, ssl_context=_ssl_context(k), use_ssl=use_ssl)
+
+
+def client_kwargs(k: KafkaSettings) -> dict[str, Any]:
+    """Connection keyword arguments for raw aiokafka clients (producer, consumer, admin)."""
+    kw: dict[str, Any] = {"bootstrap_servers": k.bootstrap_servers, "security_protocol": k.security_protocol}
+    if k.security_protocol.startswith("SASL"):
+        kw.update(
+            sasl_mechanism=k.sasl_mechanism,
+            sasl_plain_username=k.sasl_username,
+            sasl_plain_password=k.sasl_password.get_secret_value() if k.sasl_password else None,
+        )
+    if (ctx := _ssl_context(k)) is not None:
+        kw["ssl_context"] = ctx
+    return kw
+
+
+def make_broker(k: KafkaSettings, *, client_id: str, **kwargs: Any) -> KafkaBroker:
+    """A FastStream Kafka broker with safe producer settings."""
+    return KafkaBroker(
+        k.bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        security=_security(k),
+        graceful_timeout=10.0,
+        **kwargs,
+    )
+
+
+def make_producer(k: KafkaSettings, *, client_id: str) -> AIOKafkaProducer:
+    """A raw aiokafka producer (outbox relay, dead letters): acks=all, idempotent, batching on."""
+    return AIOKafkaProducer(
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        max_request_size=2 * 1024 * 1024,
+        **client_kwargs(k),
+    )
+
+
+async def ensure_topics(k: KafkaSettings, topics: list[str], *, partitions: int | None = None,
+                        timeout_s: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet (idempotent); returns those created."""
+    admin = AIOKafkaAdminClient(**client_kwargs(k), request_timeout_ms=int(timeout_s * 1000))
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            break
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, partitions or k.partitions, 1) for t in missing], timeout_ms=int(timeout_s * 1000)
+                )
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another starter
+        return missing
+    finally:
+        await admin.close()

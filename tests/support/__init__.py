@@ -1,0 +1,1 @@
+"""Test support: the real stack (Kafka, PostgreSQL), Kafka helpers, waiting with deadlines, services."""

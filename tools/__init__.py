@@ -1,0 +1,1 @@
+"""Developer and operator tools: incidentctl, document generators, the demo."""
