@@ -54,6 +54,10 @@ class Topics:
     def incidents_updates(self) -> str:
         return self.name(INCIDENTS_UPDATES)
 
+    def group(self, name: str) -> str:
+        """Consumer group id, prefixed like the topics so isolated runs never share a group."""
+        return f"{self.prefix}{name}"
+
     def all(self) -> list[str]:
         """Every topic with its dead-letter twin."""
         names = [self.name(t) for t in ALL_TOPICS]
