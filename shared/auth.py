@@ -70,3 +70,26 @@ def ensure_team(principal: Principal, team: str | None) -> None:
     """403 unless the principal may act for `team`."""
     if not principal.may_act_for(team):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"token of team {principal.team!r} may not act for {team!r}")
+
+
+async def _create_from_cli(dsn: str, name: str, team: str) -> str:
+    from .db import apply_migrations, create_pool
+
+    pool = await create_pool(dsn, schema=AUTH_SCHEMA)
+    try:
+        await apply_migrations(pool, schema=AUTH_SCHEMA, folders=[("auth", AUTH_MIGRATIONS)])
+        async with pool.acquire() as conn:
+            return await create_token(conn, name=name, team=team)
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":  # python -m shared.auth NAME TEAM  (incidentctl tokens create wraps this)
+    import asyncio
+    import sys
+
+    from .settings import ServiceSettings
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m shared.auth NAME TEAM   (TEAM '*' = operations centre, all teams)")
+    print(asyncio.run(_create_from_cli(ServiceSettings().database_url.get_secret_value(), sys.argv[1], sys.argv[2])))
