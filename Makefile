@@ -49,6 +49,7 @@ test-e2e: infra
 
 docs: install
 	$(PY) -m tools.asyncapi docs/asyncapi
+	$(PY) -m tools.events_doc docs/events.md
 
 clean-state: down
 	rm -rf .state
