@@ -1,0 +1,1 @@
+"""incidentctl: the command-line tool for operators, engineers and support agents."""
