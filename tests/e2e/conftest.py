@@ -1,0 +1,123 @@
+"""The whole pipeline for end-to-end tests: the four services as separate processes (python -m ...), a
+Zendesk stand-in recording the comments customers receive, on an isolated slice of the real stack."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.auth import AUTH_MIGRATIONS, AUTH_SCHEMA, create_token
+from shared.db import apply_migrations, create_pool
+from tests.support.services import ServiceProcess, free_port
+
+#: Short windows and cadences so the seed's stories play out in seconds; names are the services' settings.
+E2E_ENV = {
+    "ALERT_INGEST_RECEIVER_TOKEN": "e2e-receiver-token",
+    "VALIDATION_ESCALATE_AFTER_S": "30",
+    "NOTIFIER_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+    "NOTIFIER_ZENDESK_EMAIL": "agent@example.com",
+    "NOTIFIER_ZENDESK_API_TOKEN": "e2e-zendesk-token",
+    "TRIAGE_ZENDESK_SIGNING_SECRET": "e2e-signing-secret",
+}
+
+SERVICES = {
+    "alert-ingest": ("services.alert_ingest", "ALERT_INGEST_HTTP_PORT"),
+    "engineering-validation": ("services.engineering_validation", "VALIDATION_HTTP_PORT"),
+    "ticket-triage": ("services.ticket_triage", "TRIAGE_HTTP_PORT"),
+    "notifier": ("services.notifier", "NOTIFIER_HTTP_PORT"),
+}
+
+
+@dataclass
+class Pipeline:
+    stack: object
+    procs: dict[str, ServiceProcess]
+    token: str
+    zendesk_url: str
+    log_dir: Path
+    extra: dict = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return self.procs[service].url
+
+    def client(self, service: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url(service), timeout=10,
+                                 headers={"Authorization": f"Bearer {self.token}"})
+
+    def logs(self) -> str:
+        return "\n".join(p.log_path.read_text(errors="replace") for p in self.procs.values() if p.log_path.exists())
+
+
+async def start_pipeline(stack, log_dir: Path, env: dict[str, str], zendesk_url: str) -> Pipeline:
+    procs: dict[str, ServiceProcess] = {}
+    for name, (module, port_var) in SERVICES.items():
+        port = free_port()
+        procs[name] = ServiceProcess(module, port, {**stack.env(), **E2E_ENV, **env, port_var: str(port),
+                                                    "NOTIFIER_ZENDESK_BASE_URL": zendesk_url},
+                                     log_dir / f"{name}.log")
+        procs[name].start()
+    try:
+        for p in procs.values():
+            await p.wait_ready(timeout=90)
+    except BaseException:
+        for p in procs.values():
+            p.stop()
+        raise
+    pool = await create_pool(stack.database_url, schema=AUTH_SCHEMA)
+    try:
+        await apply_migrations(pool, schema=AUTH_SCHEMA, folders=[("auth", AUTH_MIGRATIONS)])
+        async with pool.acquire() as conn:
+            token = await create_token(conn, name="e2e-operator", team="*")
+    finally:
+        await pool.close()
+    return Pipeline(stack, procs, token, zendesk_url, log_dir)
+
+
+@contextlib.asynccontextmanager
+async def zendesk_standin() -> AsyncIterator[str]:
+    """The Zendesk stand-in as a real process on loopback; yields its base URL."""
+    port = free_port()
+    proc = ServiceProcess("tools.zendesk_standin", port, {"ZENDESK_STANDIN_PORT": str(port)},
+                          Path(f"/tmp/zendesk-standin-{port}.log"))
+    proc.start()
+    try:
+        async with httpx.AsyncClient() as c:
+            from tests.support.waiting import eventually
+
+            async def up() -> bool:
+                try:
+                    return (await c.get(f"http://127.0.0.1:{port}/health")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await eventually(up, timeout=30, what="zendesk stand-in up")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+async def pipeline(stack, tmp_path_factory, request) -> AsyncIterator[Pipeline]:
+    env = getattr(request.module, "PIPELINE_ENV", {})
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    async with zendesk_standin() as zurl:
+        p = await start_pipeline(stack, log_dir, env, zurl)
+        try:
+            yield p
+        finally:
+            for proc in p.procs.values():
+                proc.stop()
+
+
+async def query(stack, sql: str, *args):
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
