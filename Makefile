@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/stack.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status logs infra test test-unit test-integration test-e2e docs clean-state
+.PHONY: help install up down status logs infra test test-unit test-integration test-e2e docs clean-state bench bench-quick
 
 help:
 	@echo "make up | down | status | logs | test | test-unit | docs | install"
@@ -53,3 +53,9 @@ docs: install
 
 clean-state: down
 	rm -rf .state
+
+bench: infra
+	$(PY) -m bench.run
+
+bench-quick: infra
+	BENCH_QUICK=1 $(PY) -m bench.run
