@@ -70,17 +70,50 @@ async def new_stack(infra: Infra) -> Stack:
     return stack
 
 
+async def drop_stack(infra: Infra, stack: Stack) -> None:
+    """Delete the slice's topics and database, so repeated runs do not pile up partitions on the broker."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    try:
+        await admin.start()
+        names = [t for t in await admin.list_topics() if t.startswith(stack.topic_prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception:  # cleanup is best effort; a failure here must not fail the tests
+        pass
+    finally:
+        await admin.close()
+    db = stack.database_url.rsplit("/", 1)[1].split("?")[0]
+    try:
+        conn = await asyncpg.connect(infra.admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        finally:
+            await conn.close()
+    except Exception:
+        pass
+
+
 @pytest.fixture(scope="module")
 async def stack(infra: Infra) -> AsyncIterator[Stack]:
-    yield await new_stack(infra)
+    s = await new_stack(infra)
+    yield s
+    await drop_stack(infra, s)
 
 
 @pytest.fixture
 async def make_stack(infra: Infra):
     """A factory for extra isolated slices within one test."""
+    made: list[Stack] = []
+
     async def factory() -> Stack:
-        return await new_stack(infra)
-    return factory
+        made.append(await new_stack(infra))
+        return made[-1]
+
+    yield factory
+    for s in made:
+        await drop_stack(infra, s)
 
 
 @pytest.fixture(scope="module")
