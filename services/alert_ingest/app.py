@@ -1,11 +1,17 @@
 """Wiring for alert-ingest: the runtime, its Kafka subscribers and its HTTP API."""
 
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from shared.service import ServiceRuntime, build_app
 
+from . import api, handlers
+from .service import IngestService
 from .settings import Settings
 
 NAME = "alert-ingest"
@@ -15,4 +21,26 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(name=NAME, schema=SCHEMA, settings=settings, migrations=MIGRATIONS)
-    return build_app(runtime, title="alert-ingest", description="normalises and de-duplicates monitoring alerts from alerts.raw and the HTTP receivers.")
+    holder: dict[str, IngestService] = {}
+
+    def service() -> IngestService:
+        return holder["service"]
+
+    @runtime.on_start
+    async def _open(rt: ServiceRuntime) -> None:
+        holder["service"] = IngestService(rt.pool, rt.topics, settings, service=NAME,
+                                          group_id=rt.topics.group(NAME))
+
+    @runtime.background("flap-sweep")
+    async def _sweep(rt: ServiceRuntime) -> None:
+        while True:  # a cadence, not synchronisation: quiet flapping alerts are ended within one interval
+            await asyncio.sleep(settings.flap_sweep_interval_s)
+            await service().sweep_flapping(datetime.now(UTC))
+
+    handlers.register(runtime, settings, service)
+    app = build_app(runtime, title="alert-ingest",
+                    description="Normalises and de-duplicates monitoring alerts from alerts.raw and the HTTP "
+                                "receivers; publishes state changes on alerts.state.",
+                    routers=[api.router(runtime, settings)])
+    app.state.ingest = service
+    return app

@@ -1,0 +1,110 @@
+"""HTTP receivers for tools that cannot write to Kafka: validate, then append the raw payload to alerts.raw.
+
+There is one path through the system: the consumer does the real work. A request is answered only after
+the broker acknowledged the record.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from shared.auth import lookup
+from shared.contracts import SourceTool
+from shared.service import ServiceRuntime
+
+from .domain.formats import AMPayload, BadInput, PDEvent, decode, describe, detect, pagerduty_dedup_key
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def _error(status: int, error_class: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"status": "rejected", "error": error_class, "message": message, **extra},
+                        status_code=status)
+
+
+def _bad_status(err: BadInput) -> int:
+    return {"oversize": 413, "schema_violation": 422}.get(err.error_class, 400)
+
+
+def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+           ) -> APIRouter:
+    r = APIRouter(tags=["receivers"])
+    token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
+    routing_keys = set(settings.pagerduty_routing_keys)
+
+    async def authorised(request: Request) -> bool:
+        scheme, _, cred = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not cred:
+            return False
+        if token and hmac.compare_digest(cred.encode(), token.encode()):
+            return True
+        return await lookup(runtime.pool, cred) is not None  # API tokens (shared.auth) work too
+
+    async def append(body: bytes, key: str | None) -> JSONResponse | None:
+        try:
+            assert runtime.producer is not None
+            await runtime.producer.send_and_wait(runtime.topics.alerts_raw, body,
+                                                 key=key.encode() if key else None)
+        except Exception as exc:
+            log.error("could not append to alerts.raw", error=repr(exc))
+            return _error(503, "unavailable", "the broker did not accept the alert; retry later")
+        return None
+
+    @r.post("/v1/alerts/alertmanager", status_code=202, summary="Alertmanager webhook receiver (webhook_configs)")
+    async def alertmanager(request: Request) -> JSONResponse:
+        if not await authorised(request):
+            return JSONResponse({"status": "rejected", "error": "unauthorized",
+                                 "message": "missing or invalid bearer token"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        body = await request.body()
+        try:
+            doc = decode(body, max_bytes=settings.max_payload_bytes)
+            if detect(doc) is not SourceTool.ALERTMANAGER:
+                raise BadInput("unknown_format", "expected an Alertmanager webhook payload (version 4)")
+            payload = AMPayload.model_validate(doc)
+        except BadInput as err:
+            return _error(_bad_status(err), err.error_class, err.message)
+        except ValidationError as exc:
+            return _error(422, "schema_violation", describe(exc))
+        if (failed := await append(body, payload.groupKey or None)) is not None:
+            return failed
+        return JSONResponse({"status": "accepted", "alerts": len(payload.alerts)}, status_code=202)
+
+    @r.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible receiver")
+    async def enqueue(request: Request) -> JSONResponse:
+        body = await request.body()
+
+        def invalid(status: int, message: str, errors: list[str]) -> JSONResponse:
+            return JSONResponse({"status": "invalid event", "message": message, "errors": errors},
+                                status_code=status)
+        try:
+            doc = decode(body, max_bytes=settings.max_payload_bytes)
+        except BadInput as err:
+            return invalid(_bad_status(err), "Event object is invalid", [err.message])
+        if not isinstance(doc, dict):
+            return invalid(400, "Event object is invalid", ["the body must be a JSON object"])
+        if doc.get("routing_key") not in routing_keys:
+            return invalid(401, "Invalid routing key", ["routing_key is missing or not accepted here"])
+        try:
+            event = PDEvent.model_validate(doc)
+            if event.event_action == "trigger" and event.payload is None:
+                raise BadInput("schema_violation", "payload is required for trigger")
+            key = pagerduty_dedup_key(event)
+        except ValidationError as exc:
+            return invalid(400, "Event object is invalid", [describe(exc)])
+        except BadInput as err:
+            return invalid(400, "Event object is invalid", [err.message])
+        if (failed := await append(body, key)) is not None:
+            return failed
+        return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": key}, status_code=202)
+
+    return r

@@ -1,0 +1,194 @@
+"""The de-duplication and flapping state machine: (old state, observations in order) -> new state, changes.
+
+Pure: no I/O, no clock (each observation carries the time it was received). Only state changes go
+downstream: first firing, resolved, re-fired, severity raised, flapping and flapping ended. Repeats only
+count (occurrences, last seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from shared.contracts import AlertChange, AlertSeverity, AlertStatus, CanonicalAlert, deterministic_id
+
+from .formats import Observation
+
+Dirty = Literal["none", "touch", "full"]
+
+
+@dataclass(frozen=True)
+class FlapPolicy:
+    """More than `threshold` flips within `window` marks an alert flapping."""
+
+    threshold: int = 4
+    window: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    fingerprint: str
+    status: AlertStatus
+    severity: AlertSeverity
+    occurrences: int
+    episode: int
+    change_seq: int
+    flapping: bool
+    flips: tuple[datetime, ...]
+    first_seen: datetime
+    last_seen: datetime
+    alert: CanonicalAlert
+
+
+@dataclass(frozen=True)
+class Seen:
+    """An observation with when it was received and where from (topic/partition/offset)."""
+
+    observation: Observation
+    at: datetime
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A state change to send downstream (AlertStateChanged)."""
+
+    change: AlertChange
+    alert: CanonicalAlert
+    occurrences: int
+    flapping: bool
+    event_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    fingerprint: str
+    at: datetime
+    outcome: str  # a change name, or: suppressed_flip, severity_lowered, acknowledged, ignored_unknown
+    status: str
+    severity: str
+    ref: str
+
+
+@dataclass
+class Decision:
+    """What applying a fingerprint's observations produced."""
+
+    state: AlertState | None
+    dirty: Dirty = "none"
+    changes: list[Change] = field(default_factory=list)
+    history: list[HistoryRow] = field(default_factory=list)
+
+    def _mark(self, level: Dirty) -> None:
+        if level == "full" or self.dirty == "none":
+            self.dirty = level
+
+
+def alert_id(fingerprint: str, episode: int) -> str:
+    """Stable per fingerprint and firing episode."""
+    return deterministic_id("alert", fingerprint, episode)
+
+
+def change_event_id(fingerprint: str, seq: int) -> str:
+    """A retry of the same batch yields the same event id (the sequence is stored with the state)."""
+    return deterministic_id("alert-ingest", "state", fingerprint, seq)
+
+
+def apply(old: AlertState | None, seen: Iterable[Seen], policy: FlapPolicy) -> Decision:
+    """Apply one fingerprint's observations, in order."""
+    d = Decision(old)
+    for s in seen:
+        _step(d, s, policy)
+    return d
+
+
+def _emit(d: Decision, change: AlertChange, at: datetime, ref: str) -> None:
+    st = d.state
+    assert st is not None
+    st = replace(st, change_seq=st.change_seq + 1)
+    d.state = st
+    d.changes.append(Change(change, st.alert, st.occurrences, st.flapping,
+                            change_event_id(st.fingerprint, st.change_seq), at))
+    _history(d, change.value, at, ref)
+
+
+def _history(d: Decision, outcome: str, at: datetime, ref: str) -> None:
+    st = d.state
+    assert st is not None
+    d.history.append(HistoryRow(st.fingerprint, at, outcome, st.status.value, st.severity.value, ref))
+    d._mark("full")
+
+
+def _step(d: Decision, s: Seen, policy: FlapPolicy) -> None:
+    obs, at, ref = s.observation, s.at, s.ref
+    a = obs.alert
+    if d.state is None:
+        if obs.partial or obs.acknowledge or a.status is AlertStatus.RESOLVED:
+            # Nothing to resolve or acknowledge downstream; recorded in history only.
+            d.history.append(HistoryRow(a.fingerprint, at, "ignored_unknown", a.status.value, a.severity.value, ref))
+            return
+        d.state = AlertState(a.fingerprint, a.status, a.severity, 1, 1, 0, False, (), at, at,
+                             a.model_copy(update={"id": alert_id(a.fingerprint, 1)}))
+        _emit(d, AlertChange.FIRST_FIRING, at, ref)
+        return
+    st = d.state
+    flips = tuple(t for t in st.flips if t > at - policy.window)
+    d.state = st = replace(st, occurrences=st.occurrences + 1, last_seen=max(st.last_seen, at), flips=flips)
+    d._mark("touch")
+    if st.flapping and not flips:
+        d.state = replace(st, flapping=False)
+        _emit(d, AlertChange.FLAPPING_ENDED, at, ref)
+        st = d.state
+    if obs.acknowledge:
+        _history(d, "acknowledged", at, ref)
+        return
+    new = a
+    if obs.partial:  # only the key was sent: keep what we know, change the status
+        new = st.alert.model_copy(update={"status": a.status, "ends_at": a.ends_at})
+    if new.status == st.status:
+        _same_status(d, new, at, ref)
+        return
+    _flip(d, new, at, ref, policy)
+
+
+def _same_status(d: Decision, new: CanonicalAlert, at: datetime, ref: str) -> None:
+    st = d.state
+    assert st is not None
+    if st.status is not AlertStatus.FIRING or new.severity == st.severity:
+        return  # a plain repeat: counted, nothing else
+    raised = new.severity.rank < st.severity.rank
+    d.state = replace(st, severity=new.severity, alert=new.model_copy(update={"id": st.alert.id}))
+    if not raised:
+        _history(d, "severity_lowered", at, ref)
+    elif st.flapping:
+        _history(d, "suppressed_severity_raised", at, ref)
+    else:
+        _emit(d, AlertChange.SEVERITY_RAISED, at, ref)
+
+
+def _flip(d: Decision, new: CanonicalAlert, at: datetime, ref: str, policy: FlapPolicy) -> None:
+    st = d.state
+    assert st is not None
+    episode = st.episode + 1 if new.status is AlertStatus.FIRING else st.episode
+    st = replace(st, status=new.status, severity=new.severity, episode=episode, flips=(*st.flips, at),
+                 alert=new.model_copy(update={"id": alert_id(st.fingerprint, episode)}))
+    d.state = st
+    if st.flapping:
+        _history(d, "suppressed_flip", at, ref)
+    elif len(st.flips) > policy.threshold:
+        d.state = replace(st, flapping=True)
+        _emit(d, AlertChange.FLAPPING, at, ref)
+    else:
+        _emit(d, AlertChange.RESOLVED if new.status is AlertStatus.RESOLVED else AlertChange.REFIRED, at, ref)
+
+
+def end_flapping(st: AlertState, now: datetime, policy: FlapPolicy) -> Decision:
+    """A flapping alert with no flip within the window is flapping no more (the periodic sweep)."""
+    d = Decision(st)
+    if st.flapping and all(t <= now - policy.window for t in st.flips):
+        d.state = replace(st, flapping=False, flips=())
+        _emit(d, AlertChange.FLAPPING_ENDED, now, "sweep")
+    return d

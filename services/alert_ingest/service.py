@@ -1,0 +1,142 @@
+"""Use cases of alert-ingest: one transaction per batch of raw records, and the flapping sweep."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from shared.contracts import AlertStateChanged, make_event
+from shared.dead_letter import DeadLetter, count_dead_letter
+from shared.outbox import enqueue_rows, event_row, raw_row
+from shared.topics import Topics
+from shared.tracking import claim_records
+
+from . import store
+from .domain.formats import BadInput, Observation, parse
+from .domain.state import Change, Decision, FlapPolicy, Seen, apply, end_flapping
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+ACCEPTED = Counter("alert_ingest_alerts_accepted_total", "Alerts taken in from alerts.raw, by input format",
+                   ["format"])
+CHANGES = Counter("alert_ingest_state_changes_total", "AlertStateChanged events enqueued, by change", ["change"])
+
+SOURCE = "/services/alert-ingest"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """One raw record after the pure parse: its alerts, or why it is bad."""
+
+    record: Any
+    format: str | None = None
+    observations: tuple[Observation, ...] = ()
+    error: BadInput | None = None
+
+
+class IngestService:
+    """Turns batches of alerts.raw records into stored states and AlertStateChanged events."""
+
+    def __init__(self, pool: asyncpg.Pool, topics: Topics, settings: Settings, *, service: str,
+                 group_id: str) -> None:
+        self._pool = pool
+        self._topics = topics
+        self._service = service
+        self._group = group_id
+        self._product_map = settings.product_map()
+        self._max_bytes = settings.max_payload_bytes
+        self.policy = FlapPolicy(settings.flap_threshold, timedelta(seconds=settings.flap_window_s))
+
+    def parse_record(self, record: Any) -> Parsed:
+        """Pure: one record -> its observations or its error."""
+        at = datetime.fromtimestamp((record.timestamp or 0) / 1000, UTC)
+        try:
+            fmt, observations = parse(record.value, received_at=at, product_map=self._product_map,
+                                      max_bytes=self._max_bytes)
+        except BadInput as exc:
+            return Parsed(record, error=exc)
+        return Parsed(record, fmt.value, tuple(observations))
+
+    async def handle(self, records: Sequence[Any]) -> None:
+        """Claim, decide, store and enqueue one batch in one transaction; a failure rewinds it all."""
+        parsed = {(r.topic, r.partition, r.offset): self.parse_record(r) for r in records}
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = await claim_records(conn, self._group, records)
+            if not fresh:
+                return
+            batch = [parsed[(r.topic, r.partition, r.offset)] for r in fresh]
+            by_fp: dict[str, list[Seen]] = {}
+            for p in batch:
+                at = datetime.fromtimestamp((p.record.timestamp or 0) / 1000, UTC)
+                ref = f"{p.record.topic}/{p.record.partition}/{p.record.offset}"
+                for o in p.observations:
+                    by_fp.setdefault(o.alert.fingerprint, []).append(Seen(o, at, ref))
+            states = await store.lock_states(conn, list(by_fp)) if by_fp else {}
+            decisions = {fp: apply(states.get(fp), seen, self.policy) for fp, seen in by_fp.items()}
+            await store.save(conn, decisions)
+            letters = [p for p in batch if p.error is not None]
+            await enqueue_rows(conn, self._event_rows(decisions) + self._dead_letter_rows(letters))
+        self._count(batch, decisions)
+
+    def _event_rows(self, decisions: dict[str, Decision]) -> list[tuple[str, bytes | None, bytes, str]]:
+        rows = []
+        for fp, d in decisions.items():
+            for c in d.changes:
+                rows.append(event_row(self._topics.alerts_state, self._event(c), key=fp))
+        return rows
+
+    def _event(self, c: Change) -> Any:
+        data = AlertStateChanged(change=c.change, alert=c.alert, occurrences=c.occurrences, flapping=c.flapping)
+        return make_event(data, source=SOURCE, subject=c.alert.fingerprint, event_id=c.event_id, time=c.at)
+
+    def _dead_letter_rows(self, letters: list[Parsed]) -> list[tuple[str, bytes | None, bytes, str]]:
+        rows = []
+        for p in letters:
+            r, err = p.record, p.error
+            assert err is not None
+            d = DeadLetter(r.topic, r.partition, r.offset, r.key, r.value, err.error_class, err.message,
+                           r.timestamp)
+            # the original headers travel with the original bytes, ahead of the dlt-* ones
+            original = [(k, v or b"") for k, v in (r.headers or ())]
+            rows.append(raw_row(d.dlt_topic, d.key, d.value, [*original, *d.headers(service=self._service)]))
+            log.warning("dead-lettered", topic=r.topic, partition=r.partition, offset=r.offset,
+                        error_class=err.error_class, error=err.message[:300])
+        return rows
+
+    def _count(self, batch: list[Parsed], decisions: dict[str, Decision]) -> None:
+        """Metrics after commit, so a rewound batch is not counted twice."""
+        accepted: Tally[str] = Tally()
+        for p in batch:
+            if p.format is not None:
+                accepted[p.format] += len(p.observations)
+        for fmt, n in accepted.items():
+            ACCEPTED.labels(fmt).inc(n)
+        for p in batch:
+            if p.error is not None:
+                count_dead_letter(self._service, p.record.topic, p.error.error_class)
+        for d in decisions.values():
+            for c in d.changes:
+                CHANGES.labels(c.change.value).inc()
+
+    async def sweep_flapping(self, now: datetime) -> int:
+        """End flapping for alerts quiet for a whole window; returns how many ended."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            states = await store.lock_flapping(conn)
+            decisions = {s.fingerprint: end_flapping(s, now, self.policy) for s in states}
+            decisions = {fp: d for fp, d in decisions.items() if d.changes}
+            if not decisions:
+                return 0
+            await store.save(conn, decisions)
+            await enqueue_rows(conn, self._event_rows(decisions))
+        for d in decisions.values():
+            for c in d.changes:
+                CHANGES.labels(c.change.value).inc()
+        return len(decisions)
