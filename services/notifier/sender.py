@@ -1,0 +1,136 @@
+"""Background senders: one work queue per target (Zendesk, each webhook subscription, each team webhook).
+
+Each pass claims due deliveries of its target (FOR UPDATE SKIP LOCKED, with a lease, committed before any
+request), sends them, and records the outcome. A failing or slow target only delays its own queue. A pass
+in progress finishes even when the service stops, so a graceful stop never leaves a delivery half-sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import structlog
+from prometheus_client import Counter, Histogram
+
+from . import store
+from .domain.retry import Outcome, next_step
+from .settings import Settings
+from .webhooks import WebhookClient
+from .zendesk import ZendeskClient
+
+log = structlog.get_logger(__name__)
+
+DELIVERIES = Counter("notifier_deliveries_total", "Delivery attempts by outcome", ["channel", "outcome"])
+DEAD = Counter("notifier_dead_deliveries_total", "Deliveries given up on (dead)", ["channel", "target"])
+SEND_SECONDS = Histogram("notifier_send_seconds", "Time of one sender pass", ["channel"])
+
+Result = tuple[int, str, float, str | None, str | None, int]
+
+
+class Sender:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, *, instance: str,
+                 zendesk: ZendeskClient, webhooks: WebhookClient) -> None:
+        self.pool = pool
+        self.s = settings
+        self.instance = instance
+        self.zendesk = zendesk
+        self.webhooks = webhooks
+        self._rnd = random.Random()
+
+    def targets(self) -> dict[str, Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]]:
+        """Every work queue and the function that sends one claimed batch of it."""
+        out: dict[str, Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]] = {"zendesk": self._zendesk}
+        for sub in self.s.webhooks:
+            out[f"webhook:{sub.name}"] = self._webhook_sender(sub.url, sub.secret.get_secret_value())
+        for team, hook in self.s.team_webhooks.items():
+            out[f"team:{team}"] = self._webhook_sender(hook.url, hook.secret.get_secret_value())
+        return out
+
+    async def run(self, target: str) -> None:
+        """Serve one target's queue until cancelled."""
+        send = self.targets()[target]
+        while True:
+            busy = await self.pass_once(target, send)
+            if not busy:
+                await asyncio.sleep(self.s.sender_poll_interval_s)
+
+    async def pass_once(self, target: str, send: Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]) -> bool:
+        """Claim, send and record one batch; True if there was work."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if expired := await store.expire_interrupted(conn, target):
+                DEAD.labels(target.split(":")[0], target).inc(expired)
+            rows = await store.claim(conn, target, self.s.sender_batch, self.s.send_lease_s, self.instance)
+        if not rows:
+            return False
+        # shielded: cancellation (service stop) waits for the batch to be sent and recorded
+        work = asyncio.ensure_future(self._send_and_record(target, rows, send))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await work
+            raise
+        return True
+
+    async def _send_and_record(self, target: str, rows: list[asyncpg.Record],
+                               send: Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]) -> None:
+        channel = "zendesk" if target == "zendesk" else "webhook"
+        with SEND_SECONDS.labels(channel).time():
+            results = await send(rows)
+        async with self.pool.acquire() as conn:
+            await store.finish(conn, results)
+        for _, status, _, err, _, refund in results:
+            if refund:
+                continue
+            DELIVERIES.labels(channel, status).inc()
+            if status == "dead":
+                DEAD.labels(channel, target).inc()
+                log.warning("delivery dead", target=target, error=err)
+
+    def _result(self, row: asyncpg.Record, outcome: Outcome) -> Result:
+        status, delay = next_step(outcome, row["attempts"], max_attempts=self.s.max_attempts,
+                                  base_s=self.s.backoff_base_s, max_s=self.s.backoff_max_s, rnd=self._rnd)
+        return (row["id"], status, delay, outcome.error or None, outcome.ref, 0)
+
+    # --- Zendesk ------------------------------------------------------------------------------------------
+
+    async def _zendesk(self, rows: list[asyncpg.Record]) -> list[Result]:
+        """Same comment to many tickets: update_many jobs of up to 100; the rest one by one."""
+        by_body: dict[str, list[asyncpg.Record]] = defaultdict(list)
+        for r in rows:
+            by_body[r["body"]].append(r)
+        results: list[Result] = []
+        for body, group in by_body.items():
+            if len(group) >= self.s.zendesk_bulk_min:
+                size = self.s.zendesk_bulk_size
+                for i in range(0, len(group), size):
+                    results += await self._zendesk_bulk(group[i:i + size], body)
+            else:
+                for r in group:
+                    results.append(self._result(r, await self.zendesk.comment(r["ticket_id"], body)))
+        return results
+
+    async def _zendesk_bulk(self, chunk: list[asyncpg.Record], body: str) -> list[Result]:
+        outcome = await self.zendesk.bulk_comment([r["ticket_id"] for r in chunk], body)
+        if isinstance(outcome, Outcome):
+            return [self._result(r, outcome) for r in chunk]
+        return [self._result(r, outcome[r["ticket_id"]]) for r in chunk]
+
+    # --- webhooks -----------------------------------------------------------------------------------------
+
+    def _webhook_sender(self, url: str, secret: str) -> Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]:
+        async def send(rows: list[asyncpg.Record]) -> list[Result]:
+            results: list[Result] = []
+            for i, r in enumerate(rows):
+                outcome = await self.webhooks.post(url, secret, r["idempotency_key"], bytes(r["payload"] or b"{}"))
+                results.append(self._result(r, outcome))
+                if not outcome.ok and outcome.retryable:
+                    # the target is failing: put the rest back untouched (no attempt spent) after the same pause
+                    delay = results[-1][2]
+                    results += [(x["id"], "pending", delay, None, None, 1) for x in rows[i + 1:]]
+                    break
+            return results
+        return send

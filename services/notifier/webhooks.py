@@ -1,0 +1,69 @@
+"""Outgoing webhooks, signed per Standard Webhooks, behind the SSRF guard (also applied to redirects)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from .domain.retry import Outcome, classify_status
+from .domain.ssrf import UnsafeURL, check, parse_target
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (an IP literal resolves to itself)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def sign_headers(secret: str, msg_id: str, body: bytes, now: datetime | None = None) -> dict[str, str]:
+    """The three Standard Webhooks headers for `body`."""
+    ts = now or datetime.now(UTC)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(int(ts.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, ts, body.decode()),
+            "content-type": "application/json"}
+
+
+class WebhookClient:
+    def __init__(self, *, allowed_hosts: list[str], timeout_s: float, max_redirects: int) -> None:
+        self._http = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._allowed = allowed_hosts
+        self._max_redirects = max_redirects
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def check_url(self, url: str) -> None:
+        """Raise UnsafeURL unless the URL may be called now (checked before every request and redirect)."""
+        _, host, port = parse_target(url)
+        check(host, await resolve(host, port), self._allowed)
+
+    async def post(self, url: str, secret: str, msg_id: str, body: bytes) -> Outcome:
+        """POST a signed delivery; redirects are followed only to URLs that pass the guard."""
+        for _ in range(self._max_redirects + 1):
+            try:
+                await self.check_url(url)
+            except UnsafeURL as exc:
+                return Outcome(False, f"refused: {exc}", retryable=False)
+            try:
+                resp = await self._http.post(url, content=body, headers=sign_headers(secret, msg_id, body))
+            except httpx.TimeoutException as exc:
+                return Outcome(False, f"timeout: {type(exc).__name__}")
+            except httpx.HTTPError as exc:
+                return Outcome(False, f"transport: {type(exc).__name__}: {exc}")
+            if resp.is_redirect and "location" in resp.headers:
+                url = urljoin(url, resp.headers["location"])
+                continue
+            ok, retryable = classify_status(resp.status_code)
+            after = resp.headers.get("Retry-After")
+            return Outcome(ok, "" if ok else f"HTTP {resp.status_code}", retryable=retryable,
+                           retry_after=float(after) if after and after.isdigit() else None,
+                           ref=str(resp.status_code))
+        return Outcome(False, "too many redirects", retryable=False)
