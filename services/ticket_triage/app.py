@@ -1,18 +1,45 @@
 """Wiring for ticket-triage: the runtime, its Kafka subscribers and its HTTP API."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from shared.service import ServiceRuntime, build_app
 
+from . import handlers
+from .api import router
+from .events import Emitter
+from .overrides import Overrides
+from .service import NAME, TriageService
 from .settings import Settings
 
-NAME = "ticket-triage"
 SCHEMA = "triage"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class _Lazy:
+    """Builds the service layer on first use, once the runtime's pool is open (no I/O at import or wiring)."""
+
+    def __init__(self, runtime: ServiceRuntime, settings: Settings) -> None:
+        self.runtime, self.settings = runtime, settings
+        self._svc: TriageService | None = None
+
+    def service(self) -> TriageService:
+        if self._svc is None:
+            emitter = Emitter(self.runtime.topics, self.settings.product_teams)
+            self._svc = TriageService(self.runtime.pool, emitter, self.settings.policy,
+                                      group_id=self.runtime.topics.group(NAME))
+        return self._svc
+
+
 def create_app(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(name=NAME, schema=SCHEMA, settings=settings, migrations=MIGRATIONS)
-    return build_app(runtime, title="ticket-triage", description="links each customer ticket to its incident, opens a new one, or routes it to standard support.")
+    lazy = _Lazy(runtime, settings)
+    handlers.register(runtime, settings, lazy.service)
+    overrides = Overrides.lazy(lazy.service)
+    return build_app(runtime, title="ticket-triage",
+                     description="links each customer ticket to its incident, opens a new one, or routes it to "
+                                 "standard support.",
+                     routers=[router(settings, runtime, overrides)])

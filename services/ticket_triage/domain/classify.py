@@ -1,0 +1,121 @@
+"""The explainable classifier: weighted lexicon features say whether a ticket reports a service problem, and a
+weighted match score says which open incident it belongs to. Every feature and weight is listed here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from .text import Corpus, cosine, fold, tokens
+from .tickets import Ticket
+
+#: feature name -> (weight, patterns on the folded text, English and Spanish)
+PROBLEM_LEXICON: dict[str, tuple[float, tuple[str, ...]]] = {
+    "outage": (1.2, (r"\bdown\b", r"\boutage", r"\bunavailable\b", r"\bunreachable\b", r"\bcaid[oa]s?\b",
+                     r"\bno (esta|estan) disponibles?\b", r"\bfuera de servicio\b", r"\bsin servicio\b",
+                     r"\bwon'?t (load|open)\b", r"\bno carga\b", r"\bno (abre|cargan|responde)\b",
+                     r"\bblank (page|screen)\b", r"\bpantalla en blanco\b", r"\bcan'?t (access|reach|connect)\b",
+                     r"\bno (podemos|puedo|pueden) (acceder|conectar|entrar)\b")),
+    "errors": (1.0, (r"\berrors?\b", r"\berrores\b", r"\b50[0234]\b", r"\bfail(s|ed|ing|ure)?\b",
+                     r"\bfall(a|an|o|ando)\b", r"\bexception\b", r"\bcrash(es|ed|ing)?\b", r"\bse cuelga\b",
+                     r"\bbroken\b", r"\broto\b")),
+    "stopped_working": (1.2, (r"\bnot working\b", r"\bstopped (working|loading|sending|ringing|arriving)\b",
+                              r"\bno funciona", r"\bdejo de funcionar\b", r"\bdejaron de\b", r"\bya no\b",
+                              r"\bisn'?t working\b", r"\bdoesn'?t work\b", r"\bnot (being )?(delivered|sent)\b",
+                              r"\bno (llegan|se envian|se entregan|suenan)\b", r"\bdisappeared\b", r"\bdisconnect(s|ed)?\b",
+                              r"\bcut off\b", r"\bstuck\b", r"\bnever (receive|arrive|get)", r"\bnot receiving\b",
+                              r"\bstopped receiving\b", r"\bnothing (is )?sent\b", r"\bno (se )?conectan?\b",
+                              r"\bda error\b",
+                              r"\bdesaparecieron\b", r"\bdropp(ed|ing)\b", r"\bse cortan\b")),
+    "slowness": (0.9, (r"\bslow(ly|ness)?\b", r"\blent(o|a|os|as|itud)\b", r"\btime ?outs?\b", r"\btimed out\b",
+                       r"\blatency\b", r"\btakes? (forever|minutes)\b", r"\btarda(n)? (mucho|minutos)\b",
+                       r"\bspinning\b", r"\blag(gy|ging)?\b", r"\bdelay(ed|s)?\b", r"\bretras")),
+    "breadth": (0.6, (r"\ball (of )?(our|my) (agents|users|customers|team)\b", r"\beveryone\b", r"\bnobody\b",
+                      r"\btodos (nuestros|los) (agentes|usuarios|clientes)\b", r"\bnadie\b", r"\bwhole team\b",
+                      r"\bsince (this morning|\d)", r"\bdesde (esta manana|las \d|hace)\b", r"\bacross\b")),
+    "how_to": (-1.2, (r"\bhow (do|can|should) (i|we)\b", r"\bhow to\b", r"\bis it possible\b", r"\bwhere (can|do) i\b",
+                      r"\bcomo (puedo|podemos|se puede|configuro|hago|cambio|agrego)\b", r"\bes posible\b",
+                      r"\bdonde (puedo|encuentro)\b", r"\bbest practice", r"\bdocumentation\b", r"\btutorial\b")),
+    "billing": (-1.5, (r"\binvoice", r"\bbilling\b", r"\bcharged?\b", r"\brefund", r"\bsubscription\b",
+                       r"\bpayment\b", r"\bfactura", r"\bcobr(o|aron|ado)\b", r"\breembolso\b", r"\bsuscripcion\b",
+                       r"\bpago\b", r"\bplan (upgrade|downgrade)\b", r"\bseats?\b", r"\blicencias?\b")),
+    "feature_request": (-1.5, (r"\bfeature request\b", r"\bwould be (great|nice|useful)\b", r"\bcould you add\b",
+                               r"\bplease add\b", r"\bsuggestion\b", r"\bwish\b", r"\bseria (genial|util)\b",
+                               r"\bsugerencia\b", r"\bpodrian (agregar|anadir)\b", r"\bfuncionalidad nueva\b",
+                               r"\broadmap\b")),
+    "own_config": (-1.1, (r"\bwe (changed|updated|modified|edited)\b", r"\bafter (we|i) (changed|updated|edited)\b",
+                          r"\bour (own )?(configuration|settings|trigger|sso|domain|dns|certificate)\b",
+                          r"\bmy (own )?(settings|configuration|account)\b", r"\bcambiamos\b", r"\bmodificamos\b",
+                          r"\bnuestra configuracion\b", r"\bmi configuracion\b", r"\bmi cuenta\b",
+                          r"\bone (user|agent)\b", r"\bun (usuario|agente)\b", r"\bonly (for )?me\b", r"\bsolo a mi\b")),
+}
+PRIORITY_WEIGHTS = {"urgent": 0.6, "high": 0.3, "normal": 0.0, "low": -0.3}
+_COMPILED = {name: (w, [re.compile(p) for p in pats]) for name, (w, pats) in PROBLEM_LEXICON.items()}
+
+#: match score = sum of weight * feature (each feature in 0..1)
+MATCH_WEIGHTS = {"text_similarity": 0.75, "product": 0.15, "time": 0.10}
+
+
+@dataclass(frozen=True)
+class ProblemAssessment:
+    score: float
+    features: dict[str, float]
+
+
+def problem_features(ticket: Ticket) -> ProblemAssessment:
+    """Weighted lexicon features (a feature counts once however often it matches) plus priority."""
+    text = fold(ticket.text)
+    feats: dict[str, float] = {}
+    for name, (weight, patterns) in _COMPILED.items():
+        if any(p.search(text) for p in patterns):
+            feats[name] = weight
+    if ticket.priority in PRIORITY_WEIGHTS and PRIORITY_WEIGHTS[ticket.priority]:
+        feats[f"priority_{ticket.priority}"] = PRIORITY_WEIGHTS[ticket.priority]
+    return ProblemAssessment(round(sum(feats.values()), 3), feats)
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """What triage knows about an open incident: enough text to match tickets against it."""
+
+    incident_id: str
+    product: str
+    title: str
+    opened_at: datetime
+    text: str = ""  # summary, alert summaries, linked tickets' subjects
+
+
+@dataclass(frozen=True)
+class Match:
+    incident_id: str
+    score: float
+    features: dict[str, float]
+
+
+def match_incidents(ticket: Ticket, incidents: list[IncidentView], *, lookback_s: int) -> list[Match]:
+    """Score the ticket against each open incident of its product (or all, when its product is unknown)."""
+    candidates = [i for i in incidents if ticket.product is None or i.product == ticket.product]
+    if not candidates:
+        return []
+    docs = {i.incident_id: tokens(f"{i.title} {i.title} {i.text}") for i in candidates}
+    ticket_toks = tokens(ticket.text)
+    corpus = Corpus([*docs.values(), ticket_toks])
+    tvec = corpus.vector(ticket_toks)
+    out = []
+    for inc in candidates:
+        sim = cosine(tvec, corpus.vector(docs[inc.incident_id]))
+        age = (inc.opened_at - ticket.created_at).total_seconds()
+        feats = {"text_similarity": round(min(1.0, sim * 2.0), 3),  # doubled: short texts rarely exceed 0.5
+                 "product": 1.0 if ticket.product == inc.product else 0.0,
+                 "time": 1.0 if age <= lookback_s else 0.0}
+        score = sum(MATCH_WEIGHTS[k] * v for k, v in feats.items())
+        out.append(Match(inc.incident_id, round(score, 3), feats))
+    return sorted(out, key=lambda m: (-m.score, m.incident_id))
+
+
+def similarity(a: Ticket, b: Ticket) -> float:
+    """TF-IDF cosine between two tickets (for clustering reports of one problem)."""
+    ta, tb = tokens(a.text), tokens(b.text)
+    corpus = Corpus([ta, tb])
+    return cosine(corpus.vector(ta), corpus.vector(tb))

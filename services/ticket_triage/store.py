@@ -1,0 +1,151 @@
+"""SQL for ticket-triage (schema `triage`); every function runs on the caller's connection and transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import asyncpg
+import orjson
+
+from .domain.classify import IncidentView
+from .domain.decide import Decision
+from .domain.tickets import Ticket
+
+#: Every triage write transaction takes this lock first: decisions depend on other tickets and incidents
+#: (clusters, late links), so two instances must not decide concurrently.
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"triage:decisions").digest()[:8], "big", signed=True)
+_TICKET_COLS = ("ticket_id, source, subject, description, organization_id, requester_id, product, product_from, "
+                "priority, locale, tags, created_at")
+
+
+async def lock(conn: asyncpg.Connection) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
+
+
+def _ticket(r: asyncpg.Record) -> Ticket:
+    return Ticket(ticket_id=r["ticket_id"], source=r["source"], subject=r["subject"], description=r["description"],
+                  created_at=r["created_at"], organization_id=r["organization_id"], requester_id=r["requester_id"],
+                  product=r["product"], product_from=r["product_from"], priority=r["priority"], locale=r["locale"],
+                  tags=tuple(r["tags"]))
+
+
+async def ticket_exists(conn: asyncpg.Connection, ticket_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM tickets WHERE ticket_id = $1", ticket_id))
+
+
+async def insert_ticket(conn: asyncpg.Connection, t: Ticket, d: Decision) -> None:
+    await conn.execute(
+        f"INSERT INTO tickets({_TICKET_COLS}, problem_score, outcome, incident_id, pending_cluster) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+        t.ticket_id, t.source, t.subject, t.description, t.organization_id, t.requester_id, t.product,
+        t.product_from, t.priority, t.locale, list(t.tags), t.created_at, d.problem_score, d.outcome.value,
+        d.incident_id, d.pending_cluster)
+
+
+async def get_ticket(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM tickets WHERE ticket_id = $1", ticket_id)
+
+
+async def load_ticket(conn: asyncpg.Connection, ticket_id: str) -> Ticket | None:
+    row = await get_ticket(conn, ticket_id)
+    return _ticket(row) if row else None
+
+
+async def set_state(conn: asyncpg.Connection, ticket_id: str, *, outcome: str, incident_id: str | None,
+                    pending: bool = False, overridden: bool | None = None) -> None:
+    await conn.execute(
+        "UPDATE tickets SET outcome = $2, incident_id = $3, pending_cluster = $4, "
+        "overridden = coalesce($5, overridden) WHERE ticket_id = $1",
+        ticket_id, outcome, incident_id, pending, overridden)
+
+
+async def add_decision(conn: asyncpg.Connection, ticket_id: str, *, outcome: str, incident_id: str | None,
+                       reason: str, score: float, features: dict[str, float], decided_by: str = "triage",
+                       override: bool = False) -> int:
+    """Append to the history; returns how many decisions the ticket has now (used in event ids)."""
+    await conn.execute(
+        "INSERT INTO decisions(ticket_id, outcome, incident_id, reason, score, features, decided_by, override) "
+        "VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7,$8)",
+        ticket_id, outcome, incident_id, reason, score, orjson.dumps(features).decode(), decided_by, override)
+    return await conn.fetchval("SELECT count(*) FROM decisions WHERE ticket_id = $1", ticket_id)
+
+
+async def history(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT outcome, incident_id, reason, score, features, decided_by, override, decided_at "
+                            "FROM decisions WHERE ticket_id = $1 ORDER BY id", ticket_id)
+    return [{**dict(r), "features": orjson.loads(r["features"])} for r in rows]
+
+
+async def pending_tickets(conn: asyncpg.Connection, product: str) -> list[Ticket]:
+    rows = await conn.fetch(f"SELECT {_TICKET_COLS} FROM tickets WHERE pending_cluster AND product = $1 "
+                            "ORDER BY created_at, ticket_id", product)
+    return [_ticket(r) for r in rows]
+
+
+async def late_link_candidates(conn: asyncpg.Connection, since: Any) -> list[Ticket]:
+    """Tickets not linked anywhere, not overridden, created since `since`."""
+    rows = await conn.fetch(f"SELECT {_TICKET_COLS} FROM tickets WHERE incident_id IS NULL AND NOT overridden "
+                            "AND created_at >= $1 ORDER BY created_at, ticket_id", since)
+    return [_ticket(r) for r in rows]
+
+
+async def open_incidents(conn: asyncpg.Connection) -> list[IncidentView]:
+    rows = await conn.fetch("SELECT incident_id, product, title, text, opened_at FROM incidents "
+                            "WHERE status = 'open' ORDER BY opened_at, incident_id")
+    return [IncidentView(r["incident_id"], r["product"], r["title"], r["opened_at"], r["text"]) for r in rows]
+
+
+async def get_incident(conn: asyncpg.Connection, incident_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM incidents WHERE incident_id = $1", incident_id)
+
+
+async def insert_incident(conn: asyncpg.Connection, *, incident_id: str, product: str, title: str, text: str,
+                          opened_from: str, opened_at: Any) -> bool:
+    """Record an incident; False if it was known already."""
+    return await conn.fetchval(
+        "INSERT INTO incidents(incident_id, product, title, text, opened_from, opened_at) "
+        "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING RETURNING true",
+        incident_id, product, title, text[:8000], opened_from, opened_at) or False
+
+
+async def append_incident_text(conn: asyncpg.Connection, incident_id: str, text: str) -> None:
+    """Grow the incident's match text (alert summaries, linked ticket subjects), bounded."""
+    await conn.execute("UPDATE incidents SET text = right(text || ' ' || $2, 8000), updated_at = now() "
+                       "WHERE incident_id = $1", incident_id, text)
+
+
+async def close_incident(conn: asyncpg.Connection, incident_id: str, *, status: str,
+                         merged_into: str | None = None) -> None:
+    await conn.execute("UPDATE incidents SET status = $2, merged_into = $3, updated_at = now() "
+                       "WHERE incident_id = $1", incident_id, status, merged_into)
+
+
+async def active_link(conn: asyncpg.Connection, ticket_id: str) -> str | None:
+    return await conn.fetchval("SELECT incident_id FROM links WHERE ticket_id = $1 AND active", ticket_id)
+
+
+async def linked_tickets(conn: asyncpg.Connection, incident_id: str) -> list[str]:
+    rows = await conn.fetch("SELECT ticket_id FROM links WHERE incident_id = $1 AND active ORDER BY linked_at, "
+                            "ticket_id", incident_id)
+    return [r["ticket_id"] for r in rows]
+
+
+async def insert_link(conn: asyncpg.Connection, incident_id: str, ticket_id: str, reason: str, *,
+                      relink: bool = False) -> int | None:
+    """Link a ticket; None if this pair was ever linked (and `relink` is off) or is active now.
+
+    Returns how many times the pair has been linked (part of the TicketLinked event id)."""
+    if relink:
+        return await conn.fetchval(
+            "INSERT INTO links(incident_id, ticket_id, reason) VALUES ($1,$2,$3) "
+            "ON CONFLICT (incident_id, ticket_id) DO UPDATE SET active = true, reason = $3, linked_at = now(), "
+            "times_linked = links.times_linked + 1 WHERE NOT links.active RETURNING times_linked",
+            incident_id, ticket_id, reason)
+    return await conn.fetchval("INSERT INTO links(incident_id, ticket_id, reason) VALUES ($1,$2,$3) "
+                               "ON CONFLICT DO NOTHING RETURNING times_linked", incident_id, ticket_id, reason)
+
+
+async def deactivate_link(conn: asyncpg.Connection, incident_id: str, ticket_id: str) -> bool:
+    return bool(await conn.fetchval("UPDATE links SET active = false WHERE incident_id = $1 AND ticket_id = $2 "
+                                    "AND active RETURNING true", incident_id, ticket_id))
