@@ -1,4 +1,4 @@
-"""Generate tests/data/tickets_labelled.jsonl deterministically: python tests/data/generate_tickets.py
+"""Generate tests/data/tickets_labelled.jsonl deterministically: python tests/data/tickets_generate.py
 
 Line 1..n with kind "incident": the open incidents to match against. Then kind "ticket": the raw payload as it
 arrives on tickets.new (Zendesk ticket.created event or native ticket) and the expected outcome.
