@@ -1,4 +1,4 @@
-"""Wiring for engineering-validation: the runtime, its Kafka subscribers and its HTTP API."""
+"""Wiring for engineering-validation: the runtime, its Kafka subscriber, timers and its HTTP API."""
 
 from pathlib import Path
 
@@ -6,13 +6,30 @@ from fastapi import FastAPI
 
 from shared.service import ServiceRuntime, build_app
 
+from .api import install_error_handlers, router
+from .commands import Commands
+from .events import SERVICE, Publisher
+from .handlers import register
+from .intake import Intake
+from .service import Validation
 from .settings import Settings
+from .timers import TimerRunner
 
-NAME = "engineering-validation"
+NAME = SERVICE
 SCHEMA = "validation"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(name=NAME, schema=SCHEMA, settings=settings, migrations=MIGRATIONS)
-    return build_app(runtime, title="engineering-validation", description="the owning engineering team validates alerts; owns the incident lifecycle.")
+    validation = Validation(settings, Publisher(runtime.topics))
+    register(runtime, Intake(runtime, validation), settings.consumer_max_records)
+    timers = TimerRunner(runtime, validation, settings.timer_poll_interval_s)
+    runtime.background("validation-timers")(lambda _rt: timers.run())
+    app = build_app(runtime, title="engineering-validation",
+                    description="The owning engineering team validates alerts; owns the incident lifecycle.",
+                    routers=[router()])
+    app.state.commands = Commands(runtime, validation)
+    app.state.timers = timers
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,195 @@
+"""Validation use cases: alerts in, candidates grouped and decided (policy or engineer), incidents opened or joined.
+
+Every use case runs in one transaction that first takes the product's lock, so concurrent consumers, timers
+and API calls of any instance see and change a product's candidates one at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+import structlog
+
+from shared.contracts import (
+    AlertStateChanged, AlertStatus, AlertValidated, Decider, Severity, Signal, ValidationEscalated,
+    deterministic_id,
+)
+
+from . import incident_ops as ops
+from . import incident_store as inc
+from . import store
+from .domain.incidents import auto_resolve_due, incident_id_for, match_incident, propose
+from .domain.model import CandidateView, Decision
+from .domain.policies import PolicyConfig, evaluate
+from .events import Publisher
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+Conn = asyncpg.Connection
+
+
+def policy_config(s: Settings) -> PolicyConfig:
+    return PolicyConfig(critical_policy=s.critical_policy, critical_delay_s=s.critical_delay_s,
+                        multi_signal_min=s.multi_signal_min, ticket_min=s.ticket_min,
+                        ticket_linked_confirms=s.ticket_linked_confirms, transient_window_s=s.transient_window_s)
+
+
+class Validation:
+    """The candidate lifecycle; callers own the transaction and the product lock."""
+
+    def __init__(self, settings: Settings, pub: Publisher) -> None:
+        self.s = settings
+        self.pub = pub
+        self.cfg = policy_config(settings)
+
+    def team_for(self, product: str) -> str:
+        return self.s.owners.get(product, self.s.fallback_team)
+
+    async def apply_alert(self, conn: Conn, event: AlertStateChanged, now: datetime) -> None:
+        """One alert state change: join/open a candidate, attach to an open incident, or update state."""
+        a = event.alert
+        row = await store.get_alert(conn, a.fingerprint)
+        firing = a.status == AlertStatus.FIRING
+        if row is not None and await self._episode_active(conn, row):
+            await store.set_alert_state(conn, a.fingerprint, firing=firing, severity=a.severity.value, now=now)
+            if row["incident_id"] and not firing:
+                await self._maybe_schedule_auto_resolve(conn, row["incident_id"], a.product, now)
+            if row["incident_id"] and firing:
+                await store.cancel(conn, "auto_resolve", row["incident_id"])
+            await self.evaluate_product(conn, a.product, now)
+            return
+        if not firing:
+            return  # a resolution for an alert we never saw firing (or whose episode ended): nothing to decide
+        open_incident = match_incident(a.product, a.signal, await inc.open_for_product(conn, a.product))
+        candidate_id = None
+        if open_incident is None:
+            since = now - timedelta(seconds=self.s.group_window_s)
+            candidate_id = await store.find_pending_candidate(conn, a.product, a.signal.value, since)
+            if candidate_id is None:
+                candidate_id = await self._new_candidate(conn, a.product, a.signal, a.summary, now)
+        await store.upsert_alert(conn, fingerprint=a.fingerprint, product=a.product, signal=a.signal.value,
+                                 severity=a.severity.value, summary=a.summary, candidate_id=candidate_id,
+                                 incident_id=None, now=now)
+        if open_incident is not None:
+            await ops.attach(conn, self.pub, open_incident.id, [await store.get_alert(conn, a.fingerprint)],
+                             "policy:open_incident_match", now)
+        await self.evaluate_product(conn, a.product, now)
+
+    async def _episode_active(self, conn: Conn, row: asyncpg.Record) -> bool:
+        """The alert still belongs to a pending candidate or an open incident."""
+        if row["candidate_id"]:
+            cand = await store.get_candidate(conn, row["candidate_id"])
+            if cand is not None and cand["status"] == "pending":
+                return True
+        if row["incident_id"]:
+            incident = await inc.get(conn, row["incident_id"])
+            return incident is not None and incident["status"] != "resolved" and incident["merged_into"] is None
+        return False
+
+    async def _new_candidate(self, conn: Conn, product: str, signal: Signal, summary: str, now: datetime) -> str:
+        cid = "CAN-" + uuid.uuid4().hex[:12]
+        await store.create_candidate(conn, id=cid, product=product, signal=signal.value,
+                                     team=self.team_for(product), summary=summary, now=now)
+        await store.schedule(conn, "escalate", cid, product, now + timedelta(seconds=self.s.escalate_after_s))
+        log.info("candidate opened", candidate_id=cid, product=product, signal=signal.value)
+        return cid
+
+    async def evaluate_product(self, conn: Conn, product: str, now: datetime) -> None:
+        """Run the policies on every pending candidate of the product; decide or set a wake-up timer."""
+        for row in await store.pending_candidates(conn, product):
+            cand = await store.candidate_view(conn, row)
+            ev = await store.evidence(conn, product, now, signal_window_s=self.s.multi_signal_window_s,
+                                      ticket_window_s=self.s.ticket_window_s)
+            verdict = evaluate(cand, ev, now, self.cfg)
+            if verdict.decision is not None:
+                await self.decide(conn, cand, verdict.decision, Decider(kind="policy", name=verdict.decision.policy),
+                                  now)
+            elif verdict.wake_at is not None:
+                await store.schedule(conn, "evaluate", cand.id, product, verdict.wake_at)
+
+    async def decide(self, conn: Conn, cand: CandidateView, decision: Decision, by: Decider, now: datetime, *,
+                     severity: Severity | None = None, title: str | None = None) -> AlertValidated:
+        """Record a decision; a confirmation opens or joins an incident. Publishes AlertValidated."""
+        incident_id = None
+        if decision.outcome == "confirmed":
+            ev = await store.evidence(conn, cand.product, now, signal_window_s=self.s.multi_signal_window_s,
+                                      ticket_window_s=self.s.ticket_window_s)
+            severity = severity or propose(cand, ev)
+            incident_id = await self._open_or_join(conn, cand, decision, by, severity, title, now)
+        await store.decide_candidate(conn, cand.id, outcome=decision.outcome, kind=by.kind, by=by.name,
+                                     reason=decision.reason, severity=severity.value if severity else None,
+                                     incident_id=incident_id, now=now)
+        await store.cancel(conn, "evaluate", cand.id)
+        await store.cancel(conn, "escalate", cand.id)
+        data = AlertValidated(candidate_id=cand.id, decision=decision.outcome, product=cand.product,
+                              signal=cand.signal, team=cand.team, decided_by=by, reason=decision.reason,
+                              severity=severity, incident_id=incident_id,
+                              fingerprints=[a.fingerprint for a in cand.alerts])
+        await self.pub.validation(conn, data, event_id=deterministic_id("alert-validated", cand.id))
+        log.info("candidate decided", candidate_id=cand.id, decision=decision.outcome, by=by.name,
+                 incident_id=incident_id)
+        return data
+
+    async def _open_or_join(self, conn: Conn, cand: CandidateView, decision: Decision, by: Decider,
+                            severity: Severity, title: str | None, now: datetime) -> str:
+        since = now - timedelta(seconds=self.s.multi_signal_window_s) if decision.policy == "multi_signal" else None
+        target = match_incident(cand.product, cand.signal, await inc.open_for_product(conn, cand.product),
+                                any_signal_since=since)
+        actor = f"{by.kind}:{by.name}"
+        alerts = await conn.fetch("SELECT * FROM alerts WHERE candidate_id=$1 ORDER BY fired_at", cand.id)
+        if target is None:
+            incident_id = incident_id_for(cand.id)
+            summary = (await store.get_candidate(conn, cand.id))["summary"]
+            await ops.open_incident(conn, self.pub, id=incident_id, title=title or f"{cand.product}: {summary}"[:512],
+                                    product=cand.product, signal=cand.signal, severity=severity,
+                                    opened_from="alerts", team=cand.team, summary=decision.reason, actor=actor,
+                                    now=now)
+            await ops.attach(conn, self.pub, incident_id, list(alerts), actor, now)
+            return incident_id
+        await ops.attach(conn, self.pub, target.id, list(alerts), actor, now)
+        row = await inc.get(conn, target.id)
+        if Severity(row["severity"]).rank > severity.rank:  # stronger evidence raises the severity
+            await ops.change_severity(conn, self.pub, row, severity, actor, now)
+        return target.id
+
+    async def escalate(self, conn: Conn, candidate_id: str, now: datetime) -> None:
+        """Timer: a candidate still pending is escalated once (held candidates wait for the silence to end)."""
+        row = await store.get_candidate(conn, candidate_id)
+        if row is None or row["status"] != "pending" or row["escalated_at"] is not None:
+            return
+        held = [s for s in await store.active_silences(conn, row["product"], now)
+                if s.covers(row["product"], Signal(row["signal"]), now)]
+        if held:
+            await store.schedule(conn, "escalate", candidate_id, row["product"], max(s.ends_at for s in held))
+            return
+        await store.mark_escalated(conn, candidate_id, now)
+        data = ValidationEscalated(candidate_id=candidate_id, product=row["product"], signal=Signal(row["signal"]),
+                                   team=row["team"], pending_since=row["created_at"], summary=row["summary"])
+        await self.pub.validation(conn, data, event_id=deterministic_id("validation-escalated", candidate_id))
+        log.info("candidate escalated", candidate_id=candidate_id, team=row["team"])
+
+    async def _maybe_schedule_auto_resolve(self, conn: Conn, incident_id: str, product: str, now: datetime) -> None:
+        if not self.s.auto_resolve:
+            return
+        firing = await conn.fetchval("SELECT count(*) FROM alerts WHERE incident_id=$1 AND status='firing'",
+                                     incident_id)
+        if firing == 0:
+            due = now + timedelta(seconds=self.s.auto_resolve_quiet_s)
+            await store.schedule(conn, "auto_resolve", incident_id, product, due, replace=True)
+
+    async def auto_resolve(self, conn: Conn, incident_id: str, now: datetime) -> None:
+        """Timer: resolve the incident if it is still open and its alerts are all still resolved."""
+        row = await inc.get(conn, incident_id)
+        if row is None or row["status"] == "resolved" or row["merged_into"] is not None:
+            return
+        resolved_at = [a["resolved_at"] for a in await inc.alerts(conn, incident_id)]
+        due = auto_resolve_due(resolved_at, self.s.auto_resolve_quiet_s)
+        if due is None:
+            return  # an alert fires again: a later resolution schedules a new timer
+        if due > now:
+            await store.schedule(conn, "auto_resolve", incident_id, row["product"], due, replace=True)
+            return
+        await ops.resolve(conn, self.pub, row, "All alerts resolved; resolved automatically after a quiet period.",
+                          "policy:auto_resolve", now)
