@@ -1,0 +1,70 @@
+"""Property: junk never crashes the batch parser, and always becomes a dead letter with a known class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from hypothesis import given, strategies as st
+
+from services.alert_ingest.service import IngestService
+from services.alert_ingest.settings import Settings
+from shared.topics import Topics
+
+CLASSES = {"not_json", "not_utf8", "unknown_format", "schema_violation", "oversize"}
+SERVICE = IngestService(None, Topics("x."), Settings(max_payload_bytes=4096), service="alert-ingest",  # type: ignore[arg-type]
+                        group_id="g")
+
+
+@dataclass
+class Rec:
+    value: bytes | None
+    topic: str = "x.alerts.raw"
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+    timestamp: int = 1_765_000_000_000
+    headers: tuple = (("h", b"v"),)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4), max_leaves=20)
+# junk shaped like each format, so validation (not just detection) gets exercised
+shaped = st.fixed_dictionaries({}, optional={
+    "version": st.sampled_from(["4", 4, None]), "alerts": json_values, "groupKey": json_values,
+    "routing_key": json_values, "event_action": st.sampled_from(["trigger", "resolve", "acknowledge", 1]),
+    "dedup_key": json_values, "payload": json_values, "status": json_values, "summary": json_values,
+    "labels": json_values, "time": json_values, "severity": json_values})
+
+
+def _check(raw: bytes | None) -> None:
+    p = SERVICE.parse_record(Rec(raw))
+    if p.error is None:  # valid by chance: then it carries alerts or is an empty Alertmanager batch
+        assert p.format in {"alertmanager", "pagerduty", "native"}
+        return
+    assert p.error.error_class in CLASSES and p.error.message
+    [row] = SERVICE._dead_letter_rows([p])
+    topic, key, value, headers = row
+    assert topic == "x.alerts.raw.DLT" and value == (raw or b"")
+    names = [h[0] for h in orjson.loads(headers)]
+    assert names[0] == "h" and "dlt-error-class" in names and "dlt-original-offset" in names
+
+
+@given(st.binary(max_size=6000))
+def test_random_bytes(raw):
+    _check(raw)
+
+
+@given(json_values)
+def test_random_json(doc):
+    _check(orjson.dumps(doc))
+
+
+@given(shaped)
+def test_format_shaped_junk(doc):
+    _check(orjson.dumps(doc))
+
+
+def test_none_value():
+    _check(None)
