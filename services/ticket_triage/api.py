@@ -58,7 +58,10 @@ def router(settings: Settings, runtime: Any, overrides: Overrides) -> APIRouter:
         return await append(await request.body())
 
     async def authorised(principal: Principal, ticket_id: str) -> None:
-        product = await overrides.ticket_product(ticket_id)
+        try:
+            product = await overrides.ticket_product(ticket_id)
+        except OverrideError as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
         teams = {ADMIN_SCOPE, *settings.override_teams, settings.product_teams.get(product or "", ADMIN_SCOPE)}
         if principal.team not in teams:
             raise HTTPException(403, f"token of team {principal.team!r} may not act on {product or 'this'} tickets")

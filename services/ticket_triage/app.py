@@ -39,7 +39,9 @@ def create_app(settings: Settings) -> FastAPI:
     lazy = _Lazy(runtime, settings)
     handlers.register(runtime, settings, lazy.service)
     overrides = Overrides.lazy(lazy.service)
-    return build_app(runtime, title="ticket-triage",
-                     description="links each customer ticket to its incident, opens a new one, or routes it to "
-                                 "standard support.",
-                     routers=[router(settings, runtime, overrides)])
+    app = build_app(runtime, title="ticket-triage",
+                    description="links each customer ticket to its incident, opens a new one, or routes it to "
+                                "standard support.",
+                    routers=[router(settings, runtime, overrides)])
+    app.state.triage_service = lazy.service  # for operators' scripts and tests
+    return app
