@@ -23,7 +23,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(name=NAME, schema=SCHEMA, settings=settings, migrations=MIGRATIONS)
     validation = Validation(settings, Publisher(runtime.topics))
-    register(runtime, Intake(runtime, validation), settings.consumer_max_records)
+    intake = Intake(runtime, validation)
+    register(runtime, intake, settings.consumer_max_records)
     timers = TimerRunner(runtime, validation, settings.timer_poll_interval_s)
     runtime.background("validation-timers")(lambda _rt: timers.run())
     app = build_app(runtime, title="engineering-validation",
@@ -31,5 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
                     routers=[router()])
     app.state.commands = Commands(runtime, validation)
     app.state.timers = timers
+    app.state.intake = intake
+    app.state.validation = validation
     install_error_handlers(app)
     return app

@@ -42,8 +42,8 @@ async def open_for_product(conn: Conn, product: str) -> list[IncidentView]:
 
 async def update(conn: Conn, id: str, now: datetime, **fields: Any) -> None:
     cols = list(fields)
-    sets = ", ".join(f"{c}=${i + 3}" for i, c in enumerate(cols))
-    await conn.execute(f"UPDATE incidents SET updated_at=$2, {sets} WHERE id=$1", id, now, *fields.values())
+    sets = "".join(f", {c}=${i + 3}" for i, c in enumerate(cols))
+    await conn.execute(f"UPDATE incidents SET updated_at=$2{sets} WHERE id=$1", id, now, *fields.values())
 
 
 async def attach_alerts(conn: Conn, fingerprints: list[str], incident_id: str) -> None:

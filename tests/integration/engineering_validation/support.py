@@ -108,3 +108,11 @@ async def validated(kafka: KafkaTestClient, stack: Any, product: str, n: int = 1
 async def incident_events(kafka: KafkaTestClient, stack: Any, until: Any, timeout: float = 20) -> list[dict]:
     """Read incidents.updates until `until(events)` holds, returning all events."""
     return await kafka.read_json(stack.topics.incidents_updates, until=until, timeout=timeout)
+
+
+async def send_ticket_link(kafka: KafkaTestClient, stack: Any, incident_id: str, ticket_id: str,
+                           reason: str = "late_link") -> None:
+    """ticket-triage links a ticket to an incident."""
+    data = TicketLinked(incident_id=incident_id, ticket=TicketRef(ticket_id=ticket_id), link_reason=reason)
+    env = make_event(data, source="/services/ticket-triage", subject=incident_id)
+    await kafka.produce(stack.topics.incidents_updates, encode(env), key=incident_id)
