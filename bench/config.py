@@ -1,0 +1,38 @@
+"""Sizes of one run: `make bench` (full, < 15 min) or BENCH_QUICK=1 (< 2 min)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    reps: int  # repetitions of each judged figure (median, min, max)
+    throughput_alerts: int  # alerts per throughput repetition (scenario 1 and baseline B)
+    storm_alerts: int
+    storm_fingerprints: int
+    latency_rate: int  # alerts/s offered in scenario 3
+    latency_seconds: float
+    ticket_rate: int
+    triage_tickets: int
+    fanout_tickets: int
+    backlog: int  # messages waiting for the memory scenario
+    am_alerts: int  # alerts posted to each receiver in scenario 7
+    am_concurrency: int
+    am_batch: int  # alerts per HTTP request
+    profile_seconds: int
+
+
+FULL = Config(quick=False, reps=3, throughput_alerts=40_000, storm_alerts=200_000, storm_fingerprints=2_000,
+              latency_rate=1000, latency_seconds=20, ticket_rate=200, triage_tickets=6_000, fanout_tickets=10_000,
+              backlog=1_000_000, am_alerts=50_000, am_concurrency=8, am_batch=10, profile_seconds=20)
+QUICK = Config(quick=True, reps=3, throughput_alerts=6_000, storm_alerts=20_000, storm_fingerprints=2_000,
+               latency_rate=1000, latency_seconds=4, ticket_rate=200, triage_tickets=1_000, fanout_tickets=1_000,
+               backlog=100_000, am_alerts=5_000, am_concurrency=8, am_batch=10, profile_seconds=5)
+
+
+def load() -> Config:
+    """QUICK when BENCH_QUICK=1, else FULL; BENCH_ONLY (comma list) picks scenarios in run.py."""
+    return QUICK if os.environ.get("BENCH_QUICK") == "1" else FULL
