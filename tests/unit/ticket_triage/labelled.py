@@ -14,6 +14,7 @@ from services.ticket_triage.domain.policy import TriagePolicy
 from services.ticket_triage.domain.tickets import parse_ticket
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "tickets_labelled.jsonl"
+HOLDOUT = DATA.with_name("tickets_holdout.jsonl")
 #: the brand mapping a deployment would configure (TRIAGE_POLICY__BRAND_PRODUCTS)
 POLICY = TriagePolicy(brand_products={"1001": "Chat", "1002": "Talk", "1003": "Guide", "1004": "Support"})
 OUTCOMES = ("linked", "new_incident", "standard_support")
@@ -47,15 +48,19 @@ class Result:
         return out
 
 
-def load() -> tuple[list[IncidentView], list[dict]]:
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load(path: Path = DATA) -> tuple[list[IncidentView], list[dict]]:
+    """The incidents (always from the labelled set) and the tickets of `path`."""
     incidents = [IncidentView(r["incident_id"], r["product"], r["title"], datetime.fromisoformat(r["opened_at"]),
-                              r["text"]) for r in rows if r["kind"] == "incident"]
-    return incidents, [r for r in rows if r["kind"] == "ticket"]
+                              r["text"]) for r in _rows(DATA) if r["kind"] == "incident"]
+    return incidents, [r for r in _rows(path) if r["kind"] == "ticket"]
 
 
-def evaluate(policy: TriagePolicy = POLICY) -> Result:
-    incidents, tickets = load()
+def evaluate(path: Path = DATA, policy: TriagePolicy = POLICY) -> Result:
+    incidents, tickets = load(path)
     preds = []
     for row in tickets:
         a = assess(parse_ticket(row["payload"], policy), incidents, policy)
@@ -64,7 +69,9 @@ def evaluate(policy: TriagePolicy = POLICY) -> Result:
 
 
 if __name__ == "__main__":
-    res = evaluate()
-    for o, (p, r) in res.precision_recall().items():
-        print(f"{o:17s} precision {p:.3f} recall {r:.3f}")
-    print("\n".join(res.errors()))
+    for path in (DATA, HOLDOUT):
+        res = evaluate(path)
+        print(f"== {path.name} ({len(res.rows)} tickets)")
+        for o, (p, r) in res.precision_recall().items():
+            print(f"{o:17s} precision {p:.3f} recall {r:.3f}")
+        print("\n".join(res.errors()))
