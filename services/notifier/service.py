@@ -158,8 +158,9 @@ class Notifier:
                     continue
                 period = row["period"] + 1
                 cadence = row["cadence_s"]
-                # tickets linked since the last broadcast already heard the current status
-                tickets = await store.active_links(conn, inc.incident_id, linked_before=row["last_broadcast_at"])
+                # a ticket linked within the last half cadence just heard the current status: it joins the next
+                tickets = await store.active_links(conn, inc.incident_id,
+                                                   linked_before=now - timedelta(seconds=cadence / 2))
                 items = [self._comment(inc, "periodic", f"periodic:{inc.incident_id}:{period}", t, loc,
                                        inc.latest_update, now) for t, loc in tickets]
                 await store.insert_deliveries(conn, items)
