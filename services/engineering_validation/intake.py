@@ -59,9 +59,10 @@ class Intake:
         async with self.runtime.pool.acquire() as conn, conn.transaction():
             fresh = await claim_records(conn, self.group, list(records))
             good, bad = self._decode(fresh)
+            good = [(r, e) for r, e in good if e.source != SOURCE]  # our own events: applied when enqueued
             if good:
                 new_ids = await claim_events(conn, SERVICE, [e.id for _, e in good])
-                good = [(r, e) for r, e in good if e.id in new_ids and e.source != SOURCE]  # ignore our own
+                good = [(r, e) for r, e in good if e.id in new_ids]
             await store.lock_products(conn, [p for _, e in good if (p := await self._product(conn, e))])
             now = utcnow()
             for r, e in good:

@@ -13,8 +13,8 @@ import asyncpg
 import structlog
 
 from shared.contracts import (
-    AlertStateChanged, AlertStatus, AlertValidated, Decider, Severity, Signal, ValidationEscalated,
-    deterministic_id,
+    AlertChange, AlertStateChanged, AlertStatus, AlertValidated, Decider, Severity, Signal, ValidationEscalated,
+    deterministic_id, propose_severity,
 )
 
 from . import incident_ops as ops
@@ -53,12 +53,7 @@ class Validation:
         row = await store.get_alert(conn, a.fingerprint)
         firing = a.status == AlertStatus.FIRING
         if row is not None and await self._episode_active(conn, row):
-            await store.set_alert_state(conn, a.fingerprint, firing=firing, severity=a.severity.value, now=now)
-            if row["incident_id"] and not firing:
-                await self._maybe_schedule_auto_resolve(conn, row["incident_id"], a.product, now)
-            if row["incident_id"] and firing:
-                await store.cancel(conn, "auto_resolve", row["incident_id"])
-            await self.evaluate_product(conn, a.product, now)
+            await self._update_episode(conn, event, row, now)
             return
         if not firing:
             return  # a resolution for an alert we never saw firing (or whose episode ended): nothing to decide
@@ -76,6 +71,27 @@ class Validation:
             await ops.attach(conn, self.pub, open_incident.id, [await store.get_alert(conn, a.fingerprint)],
                              "policy:open_incident_match", now)
         await self.evaluate_product(conn, a.product, now)
+
+    async def _update_episode(self, conn: Conn, event: AlertStateChanged, row: asyncpg.Record,
+                              now: datetime) -> None:
+        """A known alert changed state: re-evaluate its candidate, or follow it on its incident."""
+        a = event.alert
+        firing = a.status == AlertStatus.FIRING
+        await store.set_alert_state(conn, a.fingerprint, firing=firing, severity=a.severity.value, now=now)
+        if row["incident_id"] and not firing:
+            await self._maybe_schedule_auto_resolve(conn, row["incident_id"], a.product, now)
+        if row["incident_id"] and firing:
+            await store.cancel(conn, "auto_resolve", row["incident_id"])
+            if event.change == AlertChange.SEVERITY_RAISED:  # not on a refire: an engineer may have lowered it
+                await self._raise_severity(conn, row["incident_id"], a.severity.value, now)
+        await self.evaluate_product(conn, a.product, now)
+
+    async def _raise_severity(self, conn: Conn, incident_id: str, alert_severity: str, now: datetime) -> None:
+        """An attached alert got worse: raise the incident's severity if the alert alone warrants more."""
+        row = await inc.get(conn, incident_id)
+        proposed = propose_severity(alert_severity=alert_severity)
+        if row is not None and Severity(row["severity"]).rank > proposed.rank:
+            await ops.change_severity(conn, self.pub, row, proposed, "policy:alert_severity_raised", now)
 
     async def _episode_active(self, conn: Conn, row: asyncpg.Record) -> bool:
         """The alert still belongs to a pending candidate or an open incident."""

@@ -45,7 +45,8 @@ async def upsert_alert(conn: Conn, *, fingerprint: str, product: str, signal: st
 
 async def set_alert_state(conn: Conn, fingerprint: str, *, firing: bool, severity: str, now: datetime) -> None:
     await conn.execute(
-        "UPDATE alerts SET status=$2::text, severity=$3, "
+        "UPDATE alerts SET fired_at=CASE WHEN status='resolved' AND $2::text='firing' THEN $4 ELSE fired_at END, "
+        "status=$2::text, severity=$3, "
         "resolved_at=CASE WHEN $2::text='firing' THEN NULL ELSE $4::timestamptz END, updated_at=$4 "
         "WHERE fingerprint=$1", fingerprint, "firing" if firing else "resolved", severity, now)
 
