@@ -106,3 +106,16 @@ async def test_overrides_link_unlink_standard_with_history(stack, kafka, triage,
     assert [h["decided_by"] for h in view["history"]] == ["triage", "agent-chat-eng", "agent-customer-support"]
     assert view["outcome"] == "standard_support" and view["overridden"] is True
     assert (await triage.client.get("/v1/tickets/unknown", headers=support)).status_code == 404
+
+
+async def test_native_ticket_endpoint_needs_a_token_and_a_valid_body(stack, kafka, triage, tokens):
+    t = native("Pricing", "What is the price of the Guide plans?", product="Guide")
+    assert (await triage.client.post("/v1/tickets", content=dumps(t))).status_code == 401
+    auth = {"Authorization": f"Bearer {tokens['customer-support']}"}
+    bad = await triage.client.post("/v1/tickets", content=dumps({"ticket_id": "x"}), headers=auth)
+    assert bad.status_code == 422 and "subject" in bad.json()["detail"]
+    r = await triage.client.post("/v1/tickets", content=dumps(t), headers=auth)
+    assert r.status_code == 202 and r.json()["ticket_id"] == t["ticket_id"]
+    row = await eventually(lambda: triage.pool.fetchrow("SELECT outcome, product FROM triage.tickets "
+                                                        "WHERE ticket_id = $1", t["ticket_id"]), what="triaged")
+    assert dict(row) == {"outcome": "standard_support", "product": "Guide"}
