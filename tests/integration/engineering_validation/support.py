@@ -58,7 +58,7 @@ async def send_alert(kafka: KafkaTestClient, stack: Any, fp: str, product: str, 
     await kafka.produce(stack.topics.alerts_state, alert_event(fp, product, **kw), key=fp)
 
 
-async def send_ticket(kafka: KafkaTestClient, stack: Any, product: str, *, outcome: str = "new_incident",
+async def send_ticket(kafka: KafkaTestClient, stack: Any, product: str | None, *, outcome: str = "new_incident",
                       ticket_id: str | None = None, incident_id: str | None = None) -> str:
     ticket_id = ticket_id or unique("T")
     data = TicketTriaged(ticket=TicketRef(ticket_id=ticket_id, product=product, organization_id=unique("org")),

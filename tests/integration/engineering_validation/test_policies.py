@@ -167,3 +167,66 @@ async def test_junk_on_alerts_state_is_dead_lettered(app, stack, kafka):
     headers = dict(rec.headers)
     assert headers["dlt-service"] == b"engineering-validation"
     assert headers["dlt-original-topic"] == stack.topics.alerts_state.encode()
+
+
+async def test_warm_path_latency_alert_to_incident_opened(app, stack, kafka):
+    loop = asyncio.get_running_loop()
+    p = product()
+    started = loop.time()
+    await send_alert(kafka, stack, unique("fp"), p, severity="critical")
+    await incident_events(kafka, stack, lambda es: about(es, product=p, type_suffix="incident.opened.v1"))
+    assert loop.time() - started < 1.5  # typically ~0.06 s: decided inline, relay woken by NOTIFY
+
+
+async def test_refire_after_transient_dismissal_is_a_new_candidate(app, stack, kafka):
+    p, fp = product(), unique("fp")
+    await send_alert(kafka, stack, fp, p, severity="warning")
+    await send_alert(kafka, stack, fp, p, severity="warning", status="resolved")
+    await validated(kafka, stack, p)
+    await send_alert(kafka, stack, fp, p, severity="critical", change="refired")
+    decisions = await validated(kafka, stack, p, n=2)
+    assert [d["data"]["decision"] for d in decisions] == ["dismissed", "confirmed"]
+    assert decisions[0]["data"]["candidate_id"] != decisions[1]["data"]["candidate_id"]
+
+
+async def test_raised_alert_severity_raises_the_incident(app, stack, kafka):
+    p, first = product(), unique("fp")
+    await send_alert(kafka, stack, first, p, severity="warning")
+    await send_alert(kafka, stack, unique("fp"), p, severity="warning", signal="latency")  # multi-signal: SEV-2
+    [decision, _] = await validated(kafka, stack, p, n=2)
+    incident_id = decision["data"]["incident_id"]
+    await send_alert(kafka, stack, first, p, severity="critical", change="severity_raised")
+    events = await incident_events(kafka, stack, lambda es: about(es, incident=incident_id,
+                                                                  type_suffix="severity_changed.v1"))
+    [changed] = about(events, incident=incident_id, type_suffix="severity_changed.v1")
+    assert (changed["data"]["previous"], changed["data"]["severity"]) == ("SEV-2", "SEV-1")
+    assert changed["data"]["changed_by"] == "policy:alert_severity_raised"
+
+
+async def test_ticket_without_product_corroborates_nothing(app, stack, kafka):
+    p = product()
+    await send_alert(kafka, stack, unique("fp"), p, severity="warning")
+    await eventually(lambda: candidates(app, p), what="candidate stored")
+
+    def consumed():
+        return app.pool.fetchval("SELECT coalesce(sum(next_offset), 0) FROM validation.consumer_positions "
+                                 "WHERE topic=$1", stack.topics.tickets_triaged)
+
+    before = await consumed()
+    await send_ticket(kafka, stack, None, outcome="new_incident")
+    await send_ticket(kafka, stack, product(), outcome="new_incident")
+    await eventually(consumed, until=lambda n: n >= before + 2, what="both tickets consumed")
+    assert [c["status"] for c in await candidates(app, p)] == ["pending"]
+
+
+async def test_silence_body_and_team_are_checked(app, stack):
+    headers = await token(app, OWNERS_TEAM)
+    now = datetime.now(UTC)
+    body = {"product": product(), "starts_at": now.isoformat(), "ends_at": (now - timedelta(hours=1)).isoformat()}
+    r = await app.client.post("/v1/silences", headers=headers, json=body)
+    assert r.status_code == 422 and "ends_at" in r.text
+    other = await token(app, "talk-eng")
+    r = await app.client.post("/v1/silences", headers=other,
+                              json={"product": product(), "ends_at": (now + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 403
+    assert (await app.client.get("/v1/silences")).status_code == 401
