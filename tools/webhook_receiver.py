@@ -3,7 +3,7 @@
     python -m tools.webhook_receiver --port 8091 --secret whsec_...
 
 POST /{any path} records the delivery (verified or not: a bad signature is answered 401 and recorded).
-GET /_deliveries lists them; POST /_fail {"status": 503, "count": N} fails the next N; POST /_reset.
+GET /_deliveries lists them; POST /_redirect?to=URL answers 307 to URL; POST /_fail {"status": 503, "count": N} fails the next N; POST /_reset.
 In tests: `async with WebhookReceiver(secret).serve() as url:` and read `.deliveries`.
 """
 
@@ -55,6 +55,13 @@ class WebhookReceiver:
             self.deliveries.clear()
             self._failures.clear()
             return {"status": "reset"}
+
+        @app.post("/_redirect")
+        async def redirect(to: str) -> Response:
+            """Answer 307 to `to` (tests that redirects are only followed to allowed addresses)."""
+            self.deliveries.append({"path": "/_redirect", "to": to, "verified": False, "status": 307,
+                                    "at": time.time(), "webhook_id": None})
+            return Response(status_code=307, headers={"Location": to})
 
         @app.post("/{path:path}")
         async def receive(path: str, request: Request) -> Response:

@@ -58,3 +58,39 @@ async def _ticket_log(svc, ticket):
     r = await svc.client.get(f"/v1/tickets/{ticket}/deliveries", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     return r.json()["deliveries"]
+
+
+async def test_merge_moves_links_and_unlink_stops_comments(stack, kafka, zendesk):
+    a, b, ta, tb, gone = s.incident_id(), s.incident_id(), unique("1"), unique("2"), unique("3")
+    topic = stack.topics.incidents_updates
+    cfg = s.settings(stack, zendesk.url, cadence_seconds={"SEV-2": 3600})
+    async with run_in_process(create_app(cfg)) as svc:
+        await kafka.produce(topic, s.opened(a, title="Chat A"), key=a)
+        await kafka.produce(topic, s.opened(b, title="Chat B"), key=b)
+        await kafka.produce(topic, s.linked(a, ta), key=a)
+        await kafka.produce(topic, s.linked(a, gone), key=a)
+        await kafka.produce(topic, s.linked(b, tb), key=b)
+        await _comments(zendesk, ta, 1)
+        await _comments(zendesk, gone, 1)
+        await kafka.produce(topic, s.unlinked(a, gone), key=a)
+        await kafka.produce(topic, s.merged(a, b), key=a)
+        await kafka.produce(topic, s.linked(b, ta, reason="merge"), key=b)  # triage follows the merge
+        moved = await _comments(zendesk, ta, 2)
+        assert "Chat B" in moved[1]
+        await kafka.produce(topic, s.posted(b, "Update for B."), key=b)
+        await kafka.produce(topic, s.posted(a, "Late update for merged A."), key=a)
+        await _comments(zendesk, tb, 2)
+        ta_bodies = await _comments(zendesk, ta, 3)
+        assert "Update for B." in ta_bodies[2]
+        assert await svc.pool.fetchval("SELECT count(*) FROM notifier.schedules WHERE incident_id=$1", a) == 0
+        assert await svc.pool.fetchval("SELECT count(*) FROM notifier.schedules WHERE incident_id=$1", b) == 1
+        done = await eventually(lambda: svc.pool.fetchval(
+            "SELECT count(*) FROM notifier.deliveries WHERE incident_id=$1 AND kind='update'", b),
+            until=lambda n: n == 2)
+        assert done == 2
+        await eventually(lambda: svc.pool.fetchval("SELECT latest_update FROM notifier.incidents WHERE incident_id=$1",
+                                                   a), until=lambda m: m == "Late update for merged A.")
+        assert await svc.pool.fetchval("SELECT count(*) FROM notifier.deliveries WHERE incident_id=$1 "
+                                       "AND kind='update'", a) == 0
+    assert len(zendesk.bodies(gone)) == 1 and len(zendesk.bodies(ta)) == 3
+    assert not any("Late update for merged A." in x for x in zendesk.bodies(ta))
