@@ -105,7 +105,6 @@ class TriageService:
                                     text=new.summary, opened_from="tickets", opened_at=new.tickets[-1].created_at)
         await self.emit.opened(conn, new)
         for member in new.tickets:
-            await store.set_state(conn, member.ticket_id, outcome="new_incident", incident_id=None, pending=False)
             await self.link(conn, new.incident_id, member, link_reason="new_incident", reason=d.reason,
                             outcome=TriageOutcome.NEW_INCIDENT, score=d.score, features=d.features)
 
@@ -150,7 +149,6 @@ class TriageService:
             reason = f"late link: matches newly opened incident {inc.incident_id} (score {m.score:.2f})"
             await self.link(conn, inc.incident_id, t, link_reason="late_link", reason=reason,
                             outcome=TriageOutcome.LINKED, score=m.score, features=m.features)
-            await store.set_state(conn, t.ticket_id, outcome="linked", incident_id=inc.incident_id, pending=False)
 
     async def _merge(self, conn: asyncpg.Connection, source_id: str, target_id: str) -> None:
         await store.close_incident(conn, source_id, status="merged", merged_into=target_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from shared.contracts import Severity, TriageOutcome, propose_severity
@@ -63,7 +63,6 @@ class Decision:
     pending_cluster: bool = False  # standard for now, but a problem that may still form a cluster
     new_incident: NewIncident | None = None
     problem_score: float = 0.0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def incident_id_for(seed_ticket: Ticket) -> str:

@@ -61,6 +61,31 @@ async def test_redelivery_and_duplicates_change_nothing(stack, kafka):
         assert len(of_type(updates, "ticket_linked.v1")) == 3
 
 
+async def test_failed_batch_is_redelivered_and_applied_once(stack, kafka, monkeypatch):
+    """Infrastructure failure mid-batch: nothing is stored, the batch comes again, the effect happens once."""
+    from services.ticket_triage import store
+
+    real, calls = store.open_incidents, []
+
+    async def flaky(conn):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("database went away")
+        return await real(conn)
+
+    monkeypatch.setattr(store, "open_incidents", flaky)
+    async with run_in_process(create_app(settings(stack))) as triage:
+        t = native("Where is my invoice?", "Please send the invoice for March.", product="Support")
+        await kafka.produce(stack.topics.tickets_new, dumps(t), key=t["ticket_id"])
+        await kafka.produce(stack.topics.incidents_updates, b"not an event", key=b"junk")
+        rows = await eventually(lambda: triage.pool.fetch("SELECT outcome FROM triage.decisions WHERE ticket_id = $1",
+                                                          t["ticket_id"]), what="decided after the retry")
+        assert len(calls) >= 2 and [r["outcome"] for r in rows] == ["standard_support"]
+        dlt = await kafka.read(stack.topics.incidents_updates + ".DLT", until=lambda rs: any(
+            r.key == b"junk" for r in rs))
+        assert dict(dlt[0].headers)["dlt-service"] == b"ticket-triage"
+
+
 async def _positions(pool, topic: str) -> int:
     """Sum of next offsets stored for a topic (how many records the group has applied)."""
     return await pool.fetchval("SELECT coalesce(sum(next_offset), 0) FROM triage.consumer_positions "
