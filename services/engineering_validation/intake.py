@@ -43,6 +43,7 @@ class Intake:
         t = runtime.topics
         self._registries: dict[str, EventRegistry] = {
             t.alerts_state: ALERT_STATE_EVENTS, t.tickets_triaged: TRIAGE_EVENTS, t.incidents_updates: INCIDENT_EVENTS}
+        self._order = {t.incidents_updates: 0, t.tickets_triaged: 1, t.alerts_state: 2}
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Item], list[DeadLetter]]:
         good, bad = [], []
@@ -63,6 +64,8 @@ class Intake:
             if good:
                 new_ids = await claim_events(conn, SERVICE, [e.id for _, e in good])
                 good = [(r, e) for r, e in good if e.id in new_ids]
+            # incidents first, then tickets, then alerts: a ticket or alert may refer to an incident in the batch
+            good.sort(key=lambda item: self._order[item[0].topic])
             await store.lock_products(conn, [p for _, e in good if (p := await self._product(conn, e))])
             now = utcnow()
             for r, e in good:
@@ -91,7 +94,10 @@ class Intake:
             if not t.product:
                 return  # no product: it cannot corroborate anything
             await store.record_ticket(conn, ticket_id=t.ticket_id, product=t.product, outcome=d.outcome.value,
-                                      organization_id=t.organization_id, priority=t.priority, now=now)
+                                      organization_id=t.organization_id, priority=t.priority,
+                                      incident_id=d.incident_id, now=now)
             await self.v.evaluate_product(conn, t.product, now)
         else:
             await ops.mirror(conn, e, self.v.s.owners, self.v.s.fallback_team, now)
+            if isinstance(d, IncidentOpened):  # a candidate may have been waiting for it (mirror_grace_s)
+                await self.v.evaluate_product(conn, d.product, now)

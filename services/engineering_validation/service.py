@@ -33,7 +33,8 @@ Conn = asyncpg.Connection
 def policy_config(s: Settings) -> PolicyConfig:
     return PolicyConfig(critical_policy=s.critical_policy, critical_delay_s=s.critical_delay_s,
                         multi_signal_min=s.multi_signal_min, ticket_min=s.ticket_min,
-                        ticket_linked_confirms=s.ticket_linked_confirms, transient_window_s=s.transient_window_s)
+                        ticket_linked_confirms=s.ticket_linked_confirms, transient_window_s=s.transient_window_s,
+                        mirror_grace_s=s.mirror_grace_s)
 
 
 class Validation:

@@ -24,6 +24,8 @@ class Settings(ServiceSettings):
     ticket_window_s: float = Field(1800, description="Window in which triaged tickets corroborate a candidate.")
     ticket_min: int = Field(3, description="Triaged tickets of the product (any outcome) that confirm (0 = off).")
     ticket_linked_confirms: bool = Field(True, description="One ticket triaged linked/new_incident confirms.")
+    mirror_grace_s: float = Field(2, description="A ticket naming an incident not seen yet waits this long "
+                                                 "for it before confirming (so the alert joins it).")
     transient_window_s: float = Field(120, description="An alert resolved within this long of firing, before "
                                                        "any decision, is dismissed as transient.")
     escalate_after_s: float = Field(900, description="A candidate pending this long is escalated once.")

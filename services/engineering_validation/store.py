@@ -115,12 +115,13 @@ async def list_candidates(pool: asyncpg.Pool, *, status: str | None, team: str |
 # -- evidence -----------------------------------------------------------------------------------------
 
 async def record_ticket(conn: Conn, *, ticket_id: str, product: str, outcome: str, organization_id: str | None,
-                        priority: str | None, now: datetime) -> None:
+                        priority: str | None, incident_id: str | None, now: datetime) -> None:
     """The latest triage decision per ticket (an override replaces the earlier one)."""
     await conn.execute(
-        "INSERT INTO ticket_evidence(ticket_id, product, outcome, organization_id, priority, received_at) "
-        "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (ticket_id) DO UPDATE SET outcome=$3, product=$2",
-        ticket_id, product, outcome, organization_id, priority, now)
+        "INSERT INTO ticket_evidence(ticket_id, product, outcome, organization_id, priority, incident_id, "
+        "received_at) VALUES ($1,$2,$3,$4,$5,$6,$7) "
+        "ON CONFLICT (ticket_id) DO UPDATE SET outcome=$3, product=$2, incident_id=$6",
+        ticket_id, product, outcome, organization_id, priority, incident_id, now)
 
 
 async def evidence(conn: Conn, product: str, now: datetime, *, signal_window_s: float,
@@ -130,11 +131,13 @@ async def evidence(conn: Conn, product: str, now: datetime, *, signal_window_s: 
         product, now - timedelta(seconds=signal_window_s))
     t = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE outcome IN ('linked','new_incident')) AS corroborating, count(*) AS n, "
-        "count(DISTINCT organization_id) AS orgs, count(*) FILTER (WHERE priority='urgent') AS urgent "
-        "FROM ticket_evidence WHERE product=$1 AND received_at >= $2",
+        "count(DISTINCT organization_id) AS orgs, count(*) FILTER (WHERE priority='urgent') AS urgent, "
+        "min(received_at) FILTER (WHERE outcome IN ('linked','new_incident') AND incident_id IS NOT NULL "
+        " AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = t.incident_id)) AS awaiting "
+        "FROM ticket_evidence t WHERE product=$1 AND received_at >= $2",
         product, now - timedelta(seconds=ticket_window_s))
     return Evidence(frozenset(Signal(r["signal"]) for r in signals), t["corroborating"], t["n"], t["orgs"],
-                    t["urgent"], tuple(await active_silences(conn, product, now)))
+                    t["urgent"], tuple(await active_silences(conn, product, now)), t["awaiting"])
 
 
 # -- silences -----------------------------------------------------------------------------------------

@@ -61,6 +61,9 @@ class Evidence:
     organisations: int = 0
     urgent_tickets: int = 0
     silences: tuple[Silence, ...] = ()
+    #: earliest corroborating ticket naming an incident not mirrored yet (ticket-triage's IncidentOpened is
+    #: on another topic, so it may arrive after the ticket)
+    awaiting_incident_since: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ class PolicyConfig:
     ticket_min: int = 3
     ticket_linked_confirms: bool = True
     transient_window_s: float = 120
+    mirror_grace_s: float = 2
 
 
 def evaluate(c: CandidateView, ev: Evidence, now: datetime, cfg: PolicyConfig) -> Verdict:
@@ -46,6 +47,10 @@ def evaluate(c: CandidateView, ev: Evidence, now: datetime, cfg: PolicyConfig) -
         return Verdict(Decision("confirmed", "multi_signal", f"{len(ev.firing_signals | {c.signal})} signals "
                                                              f"firing for {c.product}: {names}"))
     if firing and cfg.ticket_linked_confirms and ev.corroborating_tickets >= 1:
+        if ev.awaiting_incident_since is not None:  # wait briefly for that incident, to join it
+            grace_end = ev.awaiting_incident_since + timedelta(seconds=cfg.mirror_grace_s)
+            if now < grace_end:
+                return Verdict(wake_at=min(grace_end, wake_at or grace_end))
         return Verdict(Decision("confirmed", "ticket_corroboration",
                                 f"{ev.corroborating_tickets} customer ticket(s) triaged as an incident for {c.product}"))
     if firing and cfg.ticket_min > 0 and ev.tickets >= cfg.ticket_min:

@@ -68,9 +68,10 @@ async def send_ticket(kafka: KafkaTestClient, stack: Any, product: str | None, *
     return ticket_id
 
 
-async def send_triage_incident(kafka: KafkaTestClient, stack: Any, product: str, ticket_ids: list[str]) -> str:
+async def send_triage_incident(kafka: KafkaTestClient, stack: Any, product: str, ticket_ids: list[str], *,
+                               incident_id: str | None = None) -> str:
     """ticket-triage opens an incident from tickets and links them (same key, so in order)."""
-    incident_id = unique("INC-")
+    incident_id = incident_id or unique("INC-")
     events = [IncidentOpened(incident_id=incident_id, title=f"{product}: customers report errors", product=product,
                              severity=Severity.SEV3, opened_from="tickets")]
     events += [TicketLinked(incident_id=incident_id, ticket=TicketRef(ticket_id=t, product=product),

@@ -230,3 +230,18 @@ async def test_silence_body_and_team_are_checked(app, stack):
                               json={"product": product(), "ends_at": (now + timedelta(hours=1)).isoformat()})
     assert r.status_code == 403
     assert (await app.client.get("/v1/silences")).status_code == 401
+
+
+async def test_ticket_before_its_incident_still_joins_that_incident(app, stack, kafka):
+    p = product()
+    await send_alert(kafka, stack, unique("fp"), p, severity="warning")
+    await eventually(lambda: candidates(app, p), what="candidate stored")
+    incident_id = unique("INC-")
+    # ticket-triage's TicketTriaged overtakes its IncidentOpened (different topics, no order between them)
+    await send_ticket(kafka, stack, p, outcome="new_incident", incident_id=incident_id)
+    await eventually(lambda: app.pool.fetchval("SELECT count(*) FROM validation.ticket_evidence WHERE product=$1",
+                                               p), until=lambda n: n == 1, what="ticket evidence")
+    await send_triage_incident(kafka, stack, p, [], incident_id=incident_id)
+    [decision] = await validated(kafka, stack, p)
+    assert decision["data"]["decided_by"]["name"] == "ticket_corroboration"
+    assert decision["data"]["incident_id"] == incident_id

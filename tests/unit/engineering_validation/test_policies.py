@@ -122,3 +122,12 @@ def test_future_silence_does_not_apply_yet():
 
 def test_decided_candidates_are_left_alone():
     assert evaluate(cand(alert(), status="confirmed"), Evidence(), at(0), PolicyConfig()).decision is None
+
+
+def test_ticket_naming_an_unseen_incident_waits_for_it_briefly():
+    ev = Evidence(corroborating_tickets=1, tickets=1, awaiting_incident_since=at(10))
+    cfg = PolicyConfig(mirror_grace_s=2)
+    waiting = evaluate(cand(alert("warning")), ev, at(11), cfg)
+    assert waiting.decision is None and waiting.wake_at == at(12)
+    late = evaluate(cand(alert("warning")), ev, at(12), cfg)
+    assert late.decision and late.decision.policy == "ticket_corroboration"
