@@ -109,8 +109,9 @@ def router() -> APIRouter:
         return await store.list_candidates(request.app.state.pool, status=status, team=team)
 
     @r.post("/validations/{candidate_id}/confirm", summary="Confirm a pending candidate (opens or joins an incident)")
-    async def confirm(candidate_id: str, body: ConfirmBody, request: Request,
+    async def confirm(candidate_id: str, request: Request, body: ConfirmBody | None = None,
                       principal: Principal = auth) -> dict[str, Any]:
+        body = body or ConfirmBody()
         return await _commands(request).decide(candidate_id, principal, "confirmed", body.reason,
                                                severity=body.severity, title=body.title)
 
@@ -122,9 +123,11 @@ def router() -> APIRouter:
     @r.get("/incidents", summary="Incidents (status=open: investigating, identified or monitoring)")
     async def list_incidents(request: Request, principal: Principal = auth,
                              status: Literal["open", "all", "investigating", "identified", "monitoring",
-                                             "resolved"] = Query("open")) -> list[dict[str, Any]]:
+                                             "resolved"] = Query("open"),
+                             product: str | None = Query(None), team: str | None = Query(None)
+                             ) -> list[dict[str, Any]]:
         return await inc.listing(request.app.state.pool, open_only=status == "open",
-                                 status=None if status in ("open", "all") else status)
+                                 status=None if status in ("open", "all") else status, product=product, team=team)
 
     @r.post("/incidents", status_code=201, summary="Declare an incident directly (opened_from=engineer)")
     async def open_incident(body: OpenBody, request: Request, principal: Principal = auth) -> dict[str, str]:

@@ -89,8 +89,10 @@ async def timeline(conn: Conn | asyncpg.Pool, incident_id: str) -> list[asyncpg.
                             incident_id)
 
 
-async def listing(pool: asyncpg.Pool, *, open_only: bool, status: str | None, limit: int = 200) -> list[dict]:
+async def listing(pool: asyncpg.Pool, *, open_only: bool, status: str | None, product: str | None = None,
+                  team: str | None = None, limit: int = 200) -> list[dict]:
     rows = await pool.fetch(
         "SELECT * FROM incidents WHERE (NOT $1 OR (status <> 'resolved' AND merged_into IS NULL)) "
-        "AND ($2::text IS NULL OR status=$2) ORDER BY created_at DESC LIMIT $3", open_only, status, limit)
+        "AND ($2::text IS NULL OR status=$2) AND ($3::text IS NULL OR product=$3) AND ($4::text IS NULL OR team=$4) "
+        "ORDER BY created_at DESC LIMIT $5", open_only, status, product, team, limit)
     return [dict(r) for r in rows]

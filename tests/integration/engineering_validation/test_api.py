@@ -87,7 +87,7 @@ async def test_engineer_dismisses_with_a_reason(app, stack, kafka, headers):
 async def confirmed_incident(app, stack, kafka, headers, p, fp):
     await send_alert(kafka, stack, fp, p, severity="critical")
     cand = await pending_candidate(app, headers, p)
-    r = await app.client.post(f"/v1/validations/{cand['id']}/confirm", json={}, headers=headers)
+    r = await app.client.post(f"/v1/validations/{cand['id']}/confirm", headers=headers)  # no body: all defaults
     assert r.status_code == 200, r.text
     return r.json()["incident_id"]
 
@@ -121,6 +121,9 @@ async def test_incident_lifecycle_patch_update_resolve(app, stack, kafka, header
     assert len(view["alerts"]) == 1 and [t["kind"] for t in view["timeline"]][-1] == "resolved"
     listed = (await app.client.get("/v1/incidents", params={"status": "open"}, headers=headers)).json()
     assert incident_id not in [i["id"] for i in listed]
+    listed = (await app.client.get("/v1/incidents", params={"status": "resolved", "product": p},
+                                   headers=headers)).json()
+    assert [i["id"] for i in listed] == [incident_id]
 
 
 async def test_merge_moves_alerts_and_tickets(app, stack, kafka, headers):
