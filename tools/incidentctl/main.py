@@ -75,9 +75,9 @@ def send_alert(
     s = _settings()
     try:
         payload = _load(file) or {
-            "format": "native", "product": product, "signal": signal, "severity": severity, "status": status,
+            "product": product, "signal": signal, "severity": severity, "status": status,
             "summary": summary, "fingerprint": fingerprint or f"{product}-{signal}".lower(),
-            "time": datetime.now(UTC).isoformat(), "labels": {"product": product},
+            "time": datetime.now(UTC).isoformat(),
         }
         if via == "kafka":
             from shared.topics import Topics
@@ -87,6 +87,8 @@ def send_alert(
         else:
             path = "/v2/enqueue" if "event_action" in payload else "/v1/alerts/alertmanager"
             headers = {}
+            if "event_action" not in payload and s.alert_receiver_token is None and s.token is not None:
+                headers["Authorization"] = f"Bearer {s.token.get_secret_value()}"  # API tokens work too
             if s.alert_receiver_token is not None:
                 headers["Authorization"] = f"Bearer {s.alert_receiver_token.get_secret_value()}"
             _print(request(s, "POST", s.ingest_url + path, json=payload, auth=False, headers=headers))
@@ -110,9 +112,9 @@ def send_ticket(
     try:
         tid = ticket_id or str(uuid.uuid4().int % 10**8)
         payload = _load(file) or {
-            "format": "native", "ticket_id": tid, "subject": subject, "description": description,
-            "organization_id": organization, "requester_id": f"user-{tid}", "priority": priority,
-            "product": product, "tags": [], "locale": locale, "created_at": datetime.now(UTC).isoformat(),
+            "ticket_id": tid, "subject": subject, "description": description, "organization": organization,
+            "requester": f"user-{tid}", "priority": priority, "product": product, "tags": [], "locale": locale,
+            "created_at": datetime.now(UTC).isoformat(), "source": "native",
         }
         from shared.topics import Topics
 
