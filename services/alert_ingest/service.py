@@ -78,7 +78,7 @@ class IngestService:
                 at = datetime.fromtimestamp((p.record.timestamp or 0) / 1000, UTC)
                 ref = f"{p.record.topic}/{p.record.partition}/{p.record.offset}"
                 for o in p.observations:
-                    by_fp.setdefault(o.alert.fingerprint, []).append(Seen(o, at, ref))
+                    by_fp.setdefault(o.fingerprint, []).append(Seen(o, at, ref))
             states = await store.lock_states(conn, list(by_fp)) if by_fp else {}
             decisions = {fp: apply(states.get(fp), seen, self.policy) for fp, seen in by_fp.items()}
             await store.save(conn, decisions)

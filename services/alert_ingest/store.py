@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 
-from shared.contracts import AlertSeverity, AlertStatus, CanonicalAlert
+from shared.contracts import AlertSeverity, AlertStatus
 
 from .domain.state import AlertState, Decision, HistoryRow
 
@@ -22,7 +22,7 @@ def _state(r: asyncpg.Record) -> AlertState | None:
     flips = tuple(datetime.fromtimestamp(t, UTC) for t in orjson.loads(r["flips"]))
     return AlertState(r["fingerprint"], AlertStatus(r["status"]), AlertSeverity(r["severity"]), r["occurrences"],
                       r["episode"], r["change_seq"], r["flapping"], flips, r["first_seen"], r["last_seen"],
-                      CanonicalAlert.model_validate_json(r["alert"]))
+                      r["alert"])
 
 
 async def lock_states(conn: asyncpg.Connection, fingerprints: Sequence[str]) -> dict[str, AlertState | None]:
@@ -57,7 +57,7 @@ async def save(conn: asyncpg.Connection, decisions: Mapping[str, Decision]) -> N
             [s.fingerprint for s in full], [s.status.value for s in full], [s.severity.value for s in full],
             [s.occurrences for s in full], [s.episode for s in full], [s.change_seq for s in full],
             [s.flapping for s in full], [orjson.dumps([t.timestamp() for t in s.flips]).decode() for s in full],
-            [s.first_seen for s in full], [s.last_seen for s in full], [s.alert.model_dump_json() for s in full],
+            [s.first_seen for s in full], [s.last_seen for s in full], [s.alert_json() for s in full],
         )
     if touch:  # the storm path: repeats only move the counters
         await conn.execute(

@@ -5,9 +5,10 @@ Pure: bytes and the receive time in, observations out, or `BadInput` saying why 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -29,15 +30,31 @@ class BadInput(Exception):
 
 @dataclass(frozen=True)
 class Observation:
-    """One alert as received. `partial`: a PagerDuty acknowledge/resolve that names only the dedup key."""
+    """One alert as received. `partial`: a PagerDuty acknowledge/resolve that names only the dedup key.
 
-    alert: CanonicalAlert
+    The canonical alert is built only when a rule needs it (`alert`): most of a storm are repeats, which
+    need just the fingerprint, status and severity.
+    """
+
+    fingerprint: str
+    status: AlertStatus
+    severity: AlertSeverity
+    build: Callable[[], CanonicalAlert] = field(repr=False, compare=False)
     partial: bool = False
     acknowledge: bool = False
 
+    @functools.cached_property
+    def alert(self) -> CanonicalAlert:
+        return self.build()
+
+    @classmethod
+    def of(cls, alert: CanonicalAlert, *, partial: bool = False, acknowledge: bool = False) -> Observation:
+        """An observation of an alert that is already built."""
+        return cls(alert.fingerprint, alert.status, alert.severity, lambda: alert, partial, acknowledge)
+
 
 class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)  # tools add fields; we need these
 
 
 class AMAlert(_Loose):
@@ -151,8 +168,16 @@ def describe(exc: ValidationError) -> str:
 
 
 def _when(value: datetime | None) -> datetime | None:
-    # Alertmanager sends 0001-01-01T00:00:00Z for "no end time".
-    return value if value is not None and value.year > 1 else None
+    # Alertmanager sends 0001-01-01T00:00:00Z for "no end time"; a time without a zone is taken as UTC.
+    if value is None or value.year <= 1:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _canonical(**fields: Any) -> CanonicalAlert:
+    """Build the canonical alert without validating it again: the input models above validated every
+    field and the builders truncate texts to the contract's limits (this is the hot path)."""
+    return CanonicalAlert.model_construct(**fields)
 
 
 def _num(value: str | None) -> float | None:
@@ -166,20 +191,25 @@ def from_alertmanager(p: AMPayload, received_at: datetime, product_map: Mapping[
     """One observation per entry of alerts[]."""
     out = []
     for a in p.alerts:
-        labels, ann = a.labels, a.annotations
-        summary = ann.get("summary") or ann.get("message") or ann.get("description") or labels.get("alertname", "")
-        alert = CanonicalAlert(
-            id="", fingerprint=a.fingerprint or label_fingerprint(labels),
-            product=product_of([labels.get("product"), labels.get("service"), labels.get("app")], product_map),
-            signal=signal_of(labels, summary, ann.get("description")), status=a.status,
-            severity=severity_of(labels.get("severity")), summary=text(summary or "(no summary)", 1024),
-            description=text(ann.get("description"), 16384), labels=labels, annotations=ann,
-            starts_at=_when(a.startsAt) or received_at, ends_at=_when(a.endsAt) if a.status == "resolved" else None,
-            source=SourceTool.ALERTMANAGER, source_url=a.generatorURL or None,
-            value=_num(ann.get("value")), threshold=_num(ann.get("threshold")),
-        )
-        out.append(Observation(alert))
+        fp = a.fingerprint or label_fingerprint(a.labels)
+        build = functools.partial(_am_alert, a, fp, received_at, product_map)
+        out.append(Observation(fp, a.status, severity_of(a.labels.get("severity")), build))
     return out
+
+
+def _am_alert(a: AMAlert, fp: str, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
+    labels, ann = a.labels, a.annotations
+    summary = ann.get("summary") or ann.get("message") or ann.get("description") or labels.get("alertname", "")
+    return _canonical(
+        id="", fingerprint=fp,
+        product=product_of([labels.get("product"), labels.get("service"), labels.get("app")], product_map),
+        signal=signal_of(labels, summary, ann.get("description")), status=a.status,
+        severity=severity_of(labels.get("severity")), summary=text(summary or "(no summary)", 1024),
+        description=text(ann.get("description"), 16384), labels=labels, annotations=ann,
+        starts_at=_when(a.startsAt) or received_at, ends_at=_when(a.endsAt) if a.status == "resolved" else None,
+        source=SourceTool.ALERTMANAGER, source_url=a.generatorURL or None,
+        value=_num(ann.get("value")), threshold=_num(ann.get("threshold")),
+    )
 
 
 def pagerduty_dedup_key(e: PDEvent) -> str:
@@ -196,46 +226,59 @@ def from_pagerduty(e: PDEvent, received_at: datetime, product_map: Mapping[str, 
     """trigger -> firing, resolve -> resolved, acknowledge -> a repeat; ack/resolve may carry no payload."""
     key = pagerduty_dedup_key(e)
     status = AlertStatus.RESOLVED if e.event_action == "resolve" else AlertStatus.FIRING
-    url = e.client_url or next((str(link.get("href")) for link in e.links if link.get("href")), None)
-    pl = e.payload
-    if pl is None:
+    ack = e.event_action == "acknowledge"
+    if e.payload is None:
         if e.event_action == "trigger":
             raise BadInput("schema_violation", "pagerduty: payload is required for trigger")
-        alert = CanonicalAlert(id="", fingerprint=key, product=UNKNOWN_PRODUCT, signal=Signal.OTHER, status=status,
-                               severity=AlertSeverity.INFO, summary="", starts_at=received_at,
-                               ends_at=received_at if status == AlertStatus.RESOLVED else None,
-                               source=SourceTool.PAGERDUTY, source_url=url)
-        return Observation(alert, partial=True, acknowledge=e.event_action == "acknowledge")
+        build = functools.partial(_pd_alert, e, key, status, received_at, product_map)
+        return Observation(key, status, AlertSeverity.INFO, build, partial=True, acknowledge=ack)
+    build = functools.partial(_pd_alert, e, key, status, received_at, product_map)
+    return Observation(key, status, AlertSeverity(e.payload.severity), build, acknowledge=ack)
+
+
+def _pd_alert(e: PDEvent, key: str, status: AlertStatus, received_at: datetime,
+              product_map: Mapping[str, str]) -> CanonicalAlert:
+    url = e.client_url or next((str(link.get("href")) for link in e.links if link.get("href")), None)
+    ends_at = received_at if status == AlertStatus.RESOLVED else None
+    pl = e.payload
+    if pl is None:  # only the key is known; the state machine keeps the stored details
+        return _canonical(id="", fingerprint=key, product=UNKNOWN_PRODUCT, signal=Signal.OTHER, status=status,
+                          severity=AlertSeverity.INFO, summary="", description="", labels={}, annotations={},
+                          starts_at=received_at, ends_at=ends_at, source=SourceTool.PAGERDUTY, source_url=url,
+                          value=None, threshold=None)
     details = pl.custom_details if isinstance(pl.custom_details, dict) else {}
     labels = {k: v for k, v in {"source": pl.source, "component": pl.component, "group": pl.group,
                                 "class": pl.class_, "severity": pl.severity}.items() if v}
     det = str_map(details)
-    alert = CanonicalAlert(
+    return _canonical(
         id="", fingerprint=key,
         product=product_of([det.get("product"), det.get("service"), det.get("app"), pl.component, pl.group,
                             pl.source], product_map),
         signal=signal_of(det, pl.class_, pl.summary), status=status, severity=AlertSeverity(pl.severity),
         summary=pl.summary, description=text(details.get("description"), 16384) if details else "",
-        labels=labels, annotations=det, starts_at=pl.timestamp or received_at,
-        ends_at=received_at if status == AlertStatus.RESOLVED else None, source=SourceTool.PAGERDUTY,
-        source_url=url, value=_num(det.get("value")), threshold=_num(det.get("threshold")),
+        labels=labels, annotations=det, starts_at=_when(pl.timestamp) or received_at, ends_at=ends_at,
+        source=SourceTool.PAGERDUTY, source_url=url, value=_num(det.get("value")),
+        threshold=_num(det.get("threshold")),
     )
-    return Observation(alert, acknowledge=e.event_action == "acknowledge")
 
 
 def from_native(n: NativeAlert, received_at: datetime, product_map: Mapping[str, str]) -> Observation:
     """The native alert: explicit fields win over labels."""
-    labels = dict(n.labels)
-    fingerprint = n.fingerprint or n.dedup_key or label_fingerprint(
-        "native", n.product, n.service, n.signal, labels.get("alertname") or n.summary, labels)
-    alert = CanonicalAlert(
-        id="", fingerprint=fingerprint,
+    fp = n.fingerprint or n.dedup_key or label_fingerprint(
+        "native", n.product, n.service, n.signal, n.labels.get("alertname") or n.summary, n.labels)
+    build = functools.partial(_native_alert, n, fp, received_at, product_map)
+    return Observation(fp, n.status, severity_of(n.severity or n.labels.get("severity")), build)
+
+
+def _native_alert(n: NativeAlert, fp: str, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
+    labels = n.labels
+    return _canonical(
+        id="", fingerprint=fp,
         product=product_of([n.product, n.service, labels.get("product"), labels.get("service"), labels.get("app")],
                            product_map),
         signal=n.signal or signal_of(labels, n.summary, n.description), status=n.status,
         severity=severity_of(n.severity or labels.get("severity")), summary=n.summary, description=n.description,
-        labels=labels, annotations=n.annotations, starts_at=n.time or received_at,
-        ends_at=n.ends_at or (received_at if n.status == AlertStatus.RESOLVED else None),
+        labels=labels, annotations=n.annotations, starts_at=_when(n.time) or received_at,
+        ends_at=_when(n.ends_at) or (received_at if n.status == AlertStatus.RESOLVED else None),
         source=SourceTool.NATIVE, source_url=n.source_url, value=n.value, threshold=n.threshold,
     )
-    return Observation(alert)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -42,15 +43,21 @@ def severity_of(value: str | None, default: AlertSeverity = AlertSeverity.WARNIN
     """Map a tool's severity word to ours; unknown or missing words get `default`."""
     if not value:
         return default
-    return _SEVERITY_WORDS.get(value.strip().lower(), default)
+    found = _SEVERITY_WORDS.get(value)  # the usual case: already one of our words, lower case
+    return found if found is not None else _SEVERITY_WORDS.get(value.strip().lower(), default)
 
 
 def signal_of(labels: Mapping[str, str], *texts: str | None) -> Signal:
     """Classify from an explicit `signal` label, else from alertname and the given texts (summary...)."""
-    explicit = (labels.get("signal") or "").strip().lower()
+    return _classify(labels.get("signal"), labels.get("alertname"), texts)
+
+
+@functools.lru_cache(maxsize=4096)  # a storm repeats the same few rules: classify each once
+def _classify(explicit: str | None, alertname: str | None, texts: tuple[str | None, ...]) -> Signal:
+    explicit = (explicit or "").strip().lower()
     if explicit in Signal._value2member_map_:
         return Signal(explicit)
-    for text in (labels.get("alertname"), *texts):
+    for text in (alertname, *texts):
         if not text:
             continue
         words = _CAMEL.sub(" ", text).lower()
@@ -62,6 +69,19 @@ def signal_of(labels: Mapping[str, str], *texts: str | None) -> Signal:
 
 def product_of(candidates: list[str | None], product_map: Mapping[str, str]) -> str:
     """The product named by the first usable candidate (label values in priority order)."""
+    key = (tuple(candidates), id(product_map))
+    found = _PRODUCT_CACHE.get(key)
+    if found is None:
+        if len(_PRODUCT_CACHE) > 4096:
+            _PRODUCT_CACHE.clear()
+        found = _PRODUCT_CACHE[key] = _product_of(candidates, product_map)
+    return found
+
+
+_PRODUCT_CACHE: dict[tuple[tuple[str | None, ...], int], str] = {}
+
+
+def _product_of(candidates: list[str | None], product_map: Mapping[str, str]) -> str:
     for value in candidates:
         if not value:
             continue

@@ -27,8 +27,11 @@ class FlapPolicy:
     window: timedelta = timedelta(minutes=10)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class AlertState:
+    """One fingerprint's state. `alert` is decoded from its stored JSON only when a rule needs it, so a
+    repeat costs no parsing. Mutable while a Decision is being built; apply() works on its own copy."""
+
     fingerprint: str
     status: AlertStatus
     severity: AlertSeverity
@@ -39,7 +42,25 @@ class AlertState:
     flips: tuple[datetime, ...]
     first_seen: datetime
     last_seen: datetime
-    alert: CanonicalAlert
+    stored_alert: CanonicalAlert | str  # the model, or its JSON as stored
+
+    @property
+    def alert(self) -> CanonicalAlert:
+        if isinstance(self.stored_alert, str):
+            self.stored_alert = CanonicalAlert.model_validate_json(self.stored_alert)
+        return self.stored_alert
+
+    def alert_json(self) -> str:
+        """The alert as JSON, reusing the stored text when it was never decoded."""
+        a = self.stored_alert
+        return a if isinstance(a, str) else a.model_dump_json()
+
+    def _key(self) -> tuple:
+        return (self.fingerprint, self.status, self.severity, self.occurrences, self.episode, self.change_seq,
+                self.flapping, self.flips, self.first_seen, self.last_seen, self.alert)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AlertState) and self._key() == other._key()
 
 
 @dataclass(frozen=True)
@@ -99,7 +120,7 @@ def change_event_id(fingerprint: str, seq: int) -> str:
 
 def apply(old: AlertState | None, seen: Iterable[Seen], policy: FlapPolicy) -> Decision:
     """Apply one fingerprint's observations, in order."""
-    d = Decision(old)
+    d = Decision(replace(old) if old is not None else None)
     for s in seen:
         _step(d, s, policy)
     return d
@@ -108,8 +129,7 @@ def apply(old: AlertState | None, seen: Iterable[Seen], policy: FlapPolicy) -> D
 def _emit(d: Decision, change: AlertChange, at: datetime, ref: str) -> None:
     st = d.state
     assert st is not None
-    st = replace(st, change_seq=st.change_seq + 1)
-    d.state = st
+    st.change_seq += 1
     d.changes.append(Change(change, st.alert, st.occurrences, st.flapping,
                             change_event_id(st.fingerprint, st.change_seq), at))
     _history(d, change.value, at, ref)
@@ -124,28 +144,34 @@ def _history(d: Decision, outcome: str, at: datetime, ref: str) -> None:
 
 def _step(d: Decision, s: Seen, policy: FlapPolicy) -> None:
     obs, at, ref = s.observation, s.at, s.ref
-    a = obs.alert
-    if d.state is None:
-        if obs.partial or obs.acknowledge or a.status is AlertStatus.RESOLVED:
+    st = d.state
+    if st is None:
+        if obs.partial or obs.acknowledge or obs.status is AlertStatus.RESOLVED:
             # Nothing to resolve or acknowledge downstream; recorded in history only.
-            d.history.append(HistoryRow(a.fingerprint, at, "ignored_unknown", a.status.value, a.severity.value, ref))
+            d.history.append(HistoryRow(obs.fingerprint, at, "ignored_unknown", obs.status.value,
+                                        obs.severity.value, ref))
             return
+        a = obs.alert
         d.state = AlertState(a.fingerprint, a.status, a.severity, 1, 1, 0, False, (), at, at,
                              a.model_copy(update={"id": alert_id(a.fingerprint, 1)}))
         _emit(d, AlertChange.FIRST_FIRING, at, ref)
         return
-    st = d.state
-    flips = tuple(t for t in st.flips if t > at - policy.window)
-    d.state = st = replace(st, occurrences=st.occurrences + 1, last_seen=max(st.last_seen, at), flips=flips)
+    st.occurrences += 1
+    if at > st.last_seen:
+        st.last_seen = at
+    if st.flips:
+        st.flips = tuple(t for t in st.flips if t > at - policy.window)
     d._mark("touch")
-    if st.flapping and not flips:
-        d.state = replace(st, flapping=False)
+    if st.flapping and not st.flips:
+        st.flapping = False
         _emit(d, AlertChange.FLAPPING_ENDED, at, ref)
-        st = d.state
     if obs.acknowledge:
         _history(d, "acknowledged", at, ref)
         return
-    new = a
+    status = obs.status
+    if status == st.status and (status is not AlertStatus.FIRING or obs.severity == st.severity):
+        return  # the storm path: a plain repeat is counted, nothing else
+    new = a = obs.alert
     if obs.partial:  # only the key was sent: keep what we know, change the status
         new = st.alert.model_copy(update={"status": a.status, "ends_at": a.ends_at})
     if new.status == st.status:
@@ -160,7 +186,8 @@ def _same_status(d: Decision, new: CanonicalAlert, at: datetime, ref: str) -> No
     if st.status is not AlertStatus.FIRING or new.severity == st.severity:
         return  # a plain repeat: counted, nothing else
     raised = new.severity.rank < st.severity.rank
-    d.state = replace(st, severity=new.severity, alert=new.model_copy(update={"id": st.alert.id}))
+    st.stored_alert = new.model_copy(update={"id": st.alert.id})
+    st.severity = new.severity
     if not raised:
         _history(d, "severity_lowered", at, ref)
     elif st.flapping:
@@ -172,14 +199,14 @@ def _same_status(d: Decision, new: CanonicalAlert, at: datetime, ref: str) -> No
 def _flip(d: Decision, new: CanonicalAlert, at: datetime, ref: str, policy: FlapPolicy) -> None:
     st = d.state
     assert st is not None
-    episode = st.episode + 1 if new.status is AlertStatus.FIRING else st.episode
-    st = replace(st, status=new.status, severity=new.severity, episode=episode, flips=(*st.flips, at),
-                 alert=new.model_copy(update={"id": alert_id(st.fingerprint, episode)}))
-    d.state = st
+    if new.status is AlertStatus.FIRING:
+        st.episode += 1
+    st.status, st.severity, st.flips = new.status, new.severity, (*st.flips, at)
+    st.stored_alert = new.model_copy(update={"id": alert_id(st.fingerprint, st.episode)})
     if st.flapping:
         _history(d, "suppressed_flip", at, ref)
     elif len(st.flips) > policy.threshold:
-        d.state = replace(st, flapping=True)
+        st.flapping = True
         _emit(d, AlertChange.FLAPPING, at, ref)
     else:
         _emit(d, AlertChange.RESOLVED if new.status is AlertStatus.RESOLVED else AlertChange.REFIRED, at, ref)
@@ -187,8 +214,8 @@ def _flip(d: Decision, new: CanonicalAlert, at: datetime, ref: str, policy: Flap
 
 def end_flapping(st: AlertState, now: datetime, policy: FlapPolicy) -> Decision:
     """A flapping alert with no flip within the window is flapping no more (the periodic sweep)."""
-    d = Decision(st)
+    d = Decision(replace(st))
     if st.flapping and all(t <= now - policy.window for t in st.flips):
-        d.state = replace(st, flapping=False, flips=())
+        d.state.flapping, d.state.flips = False, ()
         _emit(d, AlertChange.FLAPPING_ENDED, now, "sweep")
     return d

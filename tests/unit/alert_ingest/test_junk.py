@@ -42,6 +42,8 @@ def _check(raw: bytes | None) -> None:
     p = SERVICE.parse_record(Rec(raw))
     if p.error is None:  # valid by chance: then it carries alerts or is an empty Alertmanager batch
         assert p.format in {"alertmanager", "pagerduty", "native"}
+        for o in p.observations:  # building the canonical alert (lazy) never fails either
+            assert o.alert.fingerprint == o.fingerprint
         return
     assert p.error.error_class in CLASSES and p.error.message
     [row] = SERVICE._dead_letter_rows([p])

@@ -18,7 +18,7 @@ def obs(status: str = "firing", severity: str = "warning", *, partial: bool = Fa
         summary: str = "Chat errors") -> Observation:
     alert = CanonicalAlert(id="", fingerprint="fp1", product="Chat", signal="error_rate", status=status,
                            severity=severity, summary=summary, starts_at=T0, source="native")
-    return Observation(alert, partial=partial, acknowledge=ack)
+    return Observation.of(alert, partial=partial, acknowledge=ack)
 
 
 def seen(*items: Observation, start: datetime = T0, step: timedelta = timedelta(seconds=1)) -> list[Seen]:
