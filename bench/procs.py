@@ -31,6 +31,8 @@ SERVICES = {
     "notifier": ("services.notifier", "NOTIFIER_HTTP_PORT", {}),
 }
 RECEIVER_TOKEN = "bench-receiver-token"
+#: Peak RSS (bytes) of every process this run started, by name, across all its runs (memory under load).
+PEAKS: dict[str, int] = {}
 
 
 def free_port() -> int:
@@ -115,6 +117,7 @@ class Proc:
     async def stop(self, timeout: float = 20.0) -> None:
         if self._sampler:
             self._sampler.cancel()
+        PEAKS[self.name] = max(PEAKS.get(self.name, 0), self.rss_peak)
         if not self.alive():
             return
         self.proc.send_signal(signal.SIGTERM)
