@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/stack.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status logs infra test test-unit test-integration test-e2e docs clean-state bench bench-quick
+.PHONY: help install up down status logs infra test test-unit test-integration test-e2e docs clean-state bench bench-quick demo
 
 help:
 	@echo "make up | down | status | logs | test | test-unit | docs | install"
@@ -59,3 +59,7 @@ bench: infra
 
 bench-quick: infra
 	BENCH_QUICK=1 $(PY) -m bench.run
+
+demo: install
+	@$(STACK) status >/dev/null || { echo "the stack is not (fully) up: run 'make up' first"; exit 1; }
+	$(PY) -m tools.demo

@@ -379,8 +379,29 @@ def topics_up() -> None:
     say(f"topics ready ({len(created)} created)")
 
 
+STANDIN_PORT = int(os.environ.get("ZENDESK_STANDIN_PORT", "8090"))
+# The local support-platform stand-in's API token: a local fixture, not a secret.
+STANDIN_TOKEN = "local-standin-token"
+
+
+def standin_up() -> None:
+    """The Zendesk stand-in (support platform) the local notifier comments to; `make demo` reads it."""
+    if _pid("zendesk-standin") is not None:
+        return
+    if _port_open(STANDIN_PORT):
+        raise StackError(f"port {STANDIN_PORT} (Zendesk stand-in) is in use by another process")
+    _spawn("zendesk-standin", [sys.executable, "-m", "tools.zendesk_standin", "--port", str(STANDIN_PORT),
+                               "--email", "notifier@example.com", "--token", STANDIN_TOKEN])
+    _wait("zendesk-standin", lambda: _port_open(STANDIN_PORT), 30, LOGS / "zendesk-standin.log",
+          alive=lambda: _pid("zendesk-standin") is not None)
+    say(f"Zendesk stand-in on http://127.0.0.1:{STANDIN_PORT} (comments: /_comments)")
+
+
 def _service_env() -> dict[str, str]:
     return {
+        "NOTIFIER_ZENDESK_BASE_URL": os.environ.get("NOTIFIER_ZENDESK_BASE_URL", f"http://127.0.0.1:{STANDIN_PORT}"),
+        "NOTIFIER_ZENDESK_EMAIL": os.environ.get("NOTIFIER_ZENDESK_EMAIL", "notifier@example.com"),
+        "NOTIFIER_ZENDESK_API_TOKEN": os.environ.get("NOTIFIER_ZENDESK_API_TOKEN", STANDIN_TOKEN),
         "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{KAFKA_PORT}"),
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{PG_PORT}/{PG_DB}"),
         "LOG_JSON": os.environ.get("LOG_JSON", "true"),
@@ -397,6 +418,7 @@ def _ready(port: int) -> bool:
 
 
 def services_up() -> None:
+    standin_up()
     for svc in SERVICES:
         if _pid(svc.name) is not None:
             continue
@@ -413,6 +435,8 @@ def services_down() -> None:
     for svc in reversed(SERVICES):
         if _stop(svc.name):
             say(f"{svc.name} stopped")
+    if _stop("zendesk-standin"):
+        say("Zendesk stand-in stopped")
 
 
 # ---------------------------------------------------------------- commands
@@ -435,8 +459,11 @@ def cmd_up() -> None:
   engineering-validation  http://127.0.0.1:8082/docs
   ticket-triage           http://127.0.0.1:8083/docs
   notifier                http://127.0.0.1:8084/docs
+  support-platform stand-in http://127.0.0.1:{STANDIN_PORT}/_comments  (the comments customers received)
   logs: {LOGS}/<name>.log   (make logs)
-  first alert:  make demo   or   .venv/bin/incidentctl send-alert --help
+  watch the whole story:  make demo
+  send your own alert:    .venv/bin/incidentctl send-alert --product Chat --signal error_rate --severity critical
+  follow incidents:       .venv/bin/incidentctl follow
 """)
 
 
@@ -456,6 +483,8 @@ def cmd_status() -> int:
     p_ok = pg_running() and _port_open(PG_PORT)
     rows.append(("postgres", f"127.0.0.1:{PG_PORT}", "healthy" if p_ok else "down"))
     ok &= k_ok and p_ok
+    z_ok = _pid("zendesk-standin") is not None and _port_open(STANDIN_PORT)
+    rows.append(("zendesk-standin", f"http://127.0.0.1:{STANDIN_PORT}", "healthy" if z_ok else "down"))
     for svc in SERVICES:
         running = _pid(svc.name) is not None
         healthy = running and _ready(svc.port)
