@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
@@ -37,7 +38,10 @@ def router(settings: Settings, runtime: Any, overrides: Overrides) -> APIRouter:
             ticket = parse_ticket(orjson.loads(raw), policy)
         except (orjson.JSONDecodeError, TicketFormatError) as exc:
             raise HTTPException(422, f"malformed ticket payload: {exc}") from exc
-        md = await runtime.producer.send_and_wait(runtime.topics.tickets_new, raw, key=ticket.ticket_id.encode())
+        try:
+            md = await runtime.producer.send_and_wait(runtime.topics.tickets_new, raw, key=ticket.ticket_id.encode())
+        except KafkaError as exc:  # not appended: the sender must retry (Zendesk retries on 5xx)
+            raise HTTPException(503, f"broker unavailable: {type(exc).__name__}") from exc
         return {"ticket_id": ticket.ticket_id, "topic": md.topic, "partition": md.partition, "offset": md.offset}
 
     @api.post("/tickets/zendesk", status_code=202, summary="Zendesk webhook (ticket.created), signature-verified")

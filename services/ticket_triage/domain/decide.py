@@ -108,6 +108,7 @@ def decide(ticket: Ticket, incidents: list[IncidentView], pending: list[Ticket],
     elif policy.urgent_opens_incident and ticket.priority == "urgent":
         why = "urgent service problem report"
     else:
+        feats["cluster.pending"] = 1.0
         return Decision(TriageOutcome.STANDARD_SUPPORT,
                         f"service problem reported; pending cluster ({len(orgs)} of {policy.cluster_min_orgs} "
                         f"organisations)", ps, feats, pending_cluster=True, problem_score=ps)
