@@ -17,6 +17,7 @@ from shared.contracts import (
 from . import incident_store as inc
 from . import store
 from .events import Publisher
+from .metrics import INCIDENTS_OPENED
 
 log = structlog.get_logger(__name__)
 Conn = asyncpg.Connection
@@ -34,6 +35,7 @@ async def open_incident(conn: Conn, pub: Publisher, *, id: str, title: str, prod
     data = IncidentOpened(incident_id=id, title=title[:512], product=product, signal=signal, severity=severity,
                           opened_from=opened_from, team=team, summary=summary[:4096])  # type: ignore[arg-type]
     await pub.incident(conn, data, event_id=deterministic_id("incident-opened", id))
+    INCIDENTS_OPENED.labels(opened_from).inc()
 
 
 async def attach(conn: Conn, pub: Publisher, incident_id: str, alerts: list[asyncpg.Record], actor: str,

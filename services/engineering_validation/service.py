@@ -24,6 +24,7 @@ from .domain.incidents import auto_resolve_due, incident_id_for, match_incident,
 from .domain.model import CandidateView, Decision
 from .domain.policies import PolicyConfig, evaluate
 from .events import Publisher
+from .metrics import CANDIDATES_OPENED, DECISIONS, ESCALATIONS, TIME_TO_DECISION
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -110,6 +111,7 @@ class Validation:
         await store.create_candidate(conn, id=cid, product=product, signal=signal.value,
                                      team=self.team_for(product), summary=summary, now=now)
         await store.schedule(conn, "escalate", cid, product, now + timedelta(seconds=self.s.escalate_after_s))
+        CANDIDATES_OPENED.labels(self.team_for(product)).inc()
         log.info("candidate opened", candidate_id=cid, product=product, signal=signal.value)
         return cid
 
@@ -145,6 +147,8 @@ class Validation:
                               severity=severity, incident_id=incident_id,
                               fingerprints=[a.fingerprint for a in cand.alerts])
         await self.pub.validation(conn, data, event_id=deterministic_id("alert-validated", cand.id))
+        DECISIONS.labels(decision.outcome, by.kind, by.name if by.kind == "policy" else "engineer").inc()
+        TIME_TO_DECISION.labels(by.kind).observe(max(0.0, (now - cand.created_at).total_seconds()))
         log.info("candidate decided", candidate_id=cand.id, decision=decision.outcome, by=by.name,
                  incident_id=incident_id)
         return data
@@ -185,6 +189,7 @@ class Validation:
         data = ValidationEscalated(candidate_id=candidate_id, product=row["product"], signal=Signal(row["signal"]),
                                    team=row["team"], pending_since=row["created_at"], summary=row["summary"])
         await self.pub.validation(conn, data, event_id=deterministic_id("validation-escalated", candidate_id))
+        ESCALATIONS.labels(row["team"]).inc()
         log.info("candidate escalated", candidate_id=candidate_id, team=row["team"])
 
     async def _maybe_schedule_auto_resolve(self, conn: Conn, incident_id: str, product: str, now: datetime) -> None:

@@ -11,17 +11,16 @@ import asyncio
 
 import asyncpg
 import structlog
-from prometheus_client import Counter
 
 from shared.contracts import utcnow
 from shared.service import ServiceRuntime
 
 from . import store
+from .metrics import TIMERS_FIRED
 from .service import Validation
 
 log = structlog.get_logger(__name__)
 
-TIMERS_FIRED = Counter("validation_timers_fired_total", "Durable timers fired", ["kind"])
 
 
 class TimerRunner:

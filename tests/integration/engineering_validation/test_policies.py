@@ -176,6 +176,8 @@ async def test_warm_path_latency_alert_to_incident_opened(app, stack, kafka):
     await send_alert(kafka, stack, unique("fp"), p, severity="critical")
     await incident_events(kafka, stack, lambda es: about(es, product=p, type_suffix="incident.opened.v1"))
     assert loop.time() - started < 1.5  # typically ~0.06 s: decided inline, relay woken by NOTIFY
+    metrics = (await app.client.get("/metrics")).text
+    assert 'validation_decisions_total{decision="confirmed",kind="policy",name="critical_still_firing"}' in metrics
 
 
 async def test_refire_after_transient_dismissal_is_a_new_candidate(app, stack, kafka):
