@@ -126,8 +126,9 @@ async def record_ticket(conn: Conn, *, ticket_id: str, product: str, outcome: st
 
 async def evidence(conn: Conn, product: str, now: datetime, *, signal_window_s: float,
                    ticket_window_s: float) -> Evidence:
-    signals = await conn.fetch(
-        "SELECT DISTINCT signal FROM alerts WHERE product=$1 AND status='firing' AND fired_at >= $2",
+    signals = await conn.fetch(  # alerts an engineer or a policy dismissed are not evidence
+        "SELECT DISTINCT a.signal FROM alerts a LEFT JOIN candidates c ON c.id = a.candidate_id "
+        "WHERE a.product=$1 AND a.status='firing' AND a.fired_at >= $2 AND coalesce(c.status, '') <> 'dismissed'",
         product, now - timedelta(seconds=signal_window_s))
     t = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE outcome IN ('linked','new_incident')) AS corroborating, count(*) AS n, "

@@ -164,3 +164,18 @@ async def test_engineer_declares_an_incident(app, stack, kafka, headers):
     incident_id = r.json()["incident_id"]
     events = await incident_events(kafka, stack, lambda es: about(es, incident=incident_id))
     assert about(events, incident=incident_id)[0]["data"]["opened_from"] == "engineer"
+
+
+async def test_a_dismissed_alert_is_no_multi_signal_evidence(make_stack, kafka):
+    stack = await make_stack()
+    p = product()
+    async with running(stack, fallback_team=TEAM, critical_delay_s=3600) as app:
+        headers = await token(app, TEAM)
+        await send_alert(kafka, stack, unique("fp"), p, severity="warning", signal="saturation")
+        cand = await pending_candidate(app, headers, p)
+        r = await app.client.post(f"/v1/validations/{cand['id']}/dismiss", json={"reason": "noisy"}, headers=headers)
+        assert r.status_code == 200
+        await send_alert(kafka, stack, unique("fp"), p, severity="warning", signal="latency")
+        second = await eventually(lambda: app.pool.fetchrow(
+            "SELECT * FROM validation.candidates WHERE product=$1 AND signal='latency'", p), what="second candidate")
+        assert second["status"] == "pending"  # the noisy saturation alert, still firing, does not confirm it
