@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from services.alert_ingest.domain.formats import BadInput, detect, parse
+from services.alert_ingest.domain.formats import _MODELS, BadInput, _fast_validate, detect, parse
 from services.alert_ingest.settings import Settings
 from shared.contracts import SourceTool
 
@@ -134,3 +134,18 @@ def test_detect():
     assert detect({"version": "4", "alerts": []}) is SourceTool.ALERTMANAGER
     assert detect({"routing_key": "x"}) is SourceTool.PAGERDUTY
     assert detect({"status": "firing", "summary": "s"}) is SourceTool.NATIVE
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.json")))
+def test_fast_path_takes_the_samples_and_agrees_with_the_careful_path(name):
+    raw = sample(name)
+    fast = _fast_validate(raw, 1 << 20)
+    assert fast is not None
+    doc = orjson.loads(raw)
+    assert fast == _MODELS[detect(doc)].model_validate(doc)
+
+
+def test_escaped_keys_take_the_careful_path():
+    raw = b'{"st\\u0061tus": "firing", "summary": "x"}'
+    assert _fast_validate(raw, 1 << 20) is None
+    assert _parse(raw)[0] is SourceTool.NATIVE

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import orjson
 from hypothesis import given, strategies as st
 
+from services.alert_ingest.domain.formats import _MODELS, _fast_validate, detect
 from services.alert_ingest.service import IngestService
 from services.alert_ingest.settings import Settings
 from shared.topics import Topics
@@ -38,6 +39,28 @@ shaped = st.fixed_dictionaries({}, optional={
     "labels": json_values, "time": json_values, "severity": json_values})
 
 
+# near-valid documents of each format, so that the valid branch is taken often too
+_labels = st.dictionaries(st.sampled_from(["alertname", "service", "severity", "app"]), st.text(max_size=8), max_size=3)
+_time = st.sampled_from(["2026-12-03T16:00:00Z", "2026-12-03T16:00:00", "yesterday", "0001-01-01T00:00:00Z"])
+near_native = st.fixed_dictionaries(
+    {"status": st.sampled_from(["firing", "resolved", "open"]), "summary": st.text(max_size=12)},
+    optional={"product": st.text(max_size=8), "signal": st.sampled_from(["latency", "slowness"]),
+              "severity": st.text(max_size=8), "labels": _labels, "value": st.floats(allow_nan=False) | st.booleans(),
+              "time": _time, "fingerprint": st.text(max_size=8), "extra": st.just(1)})
+near_pd = st.fixed_dictionaries(
+    {"routing_key": st.text(max_size=6), "event_action": st.sampled_from(["trigger", "resolve", "acknowledge", "x"])},
+    optional={"dedup_key": st.text(max_size=6), "payload": st.fixed_dictionaries(
+        {"summary": st.text(max_size=8), "source": st.text(max_size=8),
+         "severity": st.sampled_from(["critical", "info", "high"])},
+        optional={"timestamp": _time, "custom_details": json_values, "class": st.text(max_size=5)})})
+near_am = st.fixed_dictionaries(
+    {"version": st.sampled_from(["4", "3"]), "alerts": st.lists(st.fixed_dictionaries(
+        {"status": st.sampled_from(["firing", "resolved"]), "labels": _labels, "startsAt": _time},
+        optional={"endsAt": _time, "fingerprint": st.text(max_size=6), "annotations": _labels}), max_size=3)},
+    optional={"groupKey": st.text(max_size=5)})
+near_valid = st.one_of(near_native, near_pd, near_am)
+
+
 def _check(raw: bytes | None) -> None:
     p = SERVICE.parse_record(Rec(raw))
     if p.error is None:  # valid by chance: then it carries alerts or is an empty Alertmanager batch
@@ -66,6 +89,20 @@ def test_random_json(doc):
 @given(shaped)
 def test_format_shaped_junk(doc):
     _check(orjson.dumps(doc))
+
+
+@given(near_valid)
+def test_near_valid_documents(doc):
+    _check(orjson.dumps(doc))
+
+
+@given(st.one_of(shaped, near_valid))
+def test_fast_path_never_disagrees_with_the_careful_one(doc):
+    raw = orjson.dumps(doc)
+    fast = _fast_validate(raw, 1 << 20)
+    if fast is not None:
+        assert type(fast) is _MODELS[detect(doc)]
+        assert fast == type(fast).model_validate(doc)
 
 
 def test_none_value():
