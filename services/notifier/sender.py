@@ -63,7 +63,7 @@ class Sender:
         async with self.pool.acquire() as conn, conn.transaction():
             if expired := await store.expire_interrupted(conn, target):
                 DEAD.labels(target.split(":")[0], target).inc(expired)
-            rows = await store.claim(conn, target, self.s.sender_batch, self.s.send_lease_s, self.instance)
+            rows = await store.claim(conn, target, self._claim_size(target), self.s.send_lease_s, self.instance)
         if not rows:
             return False
         # shielded: cancellation (service stop) waits for the batch to be sent and recorded
@@ -89,6 +89,13 @@ class Sender:
             if status == "dead":
                 DEAD.labels(channel, target).inc()
                 log.warning("delivery dead", target=target, error=err)
+
+    def _claim_size(self, target: str) -> int:
+        """No more than the rate limit lets us send in half a lease, so a claim never outlives its lease."""
+        if target != "zendesk" or self.s.zendesk_rate_limit_per_minute <= 0:
+            return self.s.sender_batch
+        per_lease = self.s.zendesk_rate_limit_per_minute * self.s.send_lease_s / 60 / 2
+        return max(1, min(self.s.sender_batch, int(per_lease)))
 
     def _result(self, row: asyncpg.Record, outcome: Outcome) -> Result:
         status, delay = next_step(outcome, row["attempts"], max_attempts=self.s.max_attempts,

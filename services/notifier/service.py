@@ -103,9 +103,14 @@ class Notifier:
         data = event.data
         items = self._webhook_items(event, raw, data.product)
         if isinstance(data, ValidationEscalated):
+            # without a webhook for the team the escalation is dead at once: visible, not silently pending
+            missing = data.team not in self.settings.team_webhooks
             items.append(NewDelivery(key=f"escalation:{data.team}:{event.id}", channel="webhook",
                                      target=f"team:{data.team}", kind="escalation", incident_id=None,
-                                     event_id=event.id, payload=raw))
+                                     event_id=event.id, payload=raw, status="dead" if missing else "pending",
+                                     error=f"no webhook configured for team {data.team!r}" if missing else None))
+            if missing:
+                log.error("escalation has no team webhook", team=data.team, candidate_id=data.candidate_id)
         await store.insert_deliveries(conn, items)
 
     async def _schedule(self, conn: asyncpg.Connection, inc: Incident, decision: Decision, now: datetime) -> None:
@@ -152,7 +157,8 @@ class Notifier:
         async with self.pool.acquire() as conn, conn.transaction():
             for row in await store.due_schedules(conn, limit):
                 now = _now()
-                inc = await store.load_incident(conn, row["incident_id"])
+                # no incident row lock: handlers lock incident then schedule, so locking here could deadlock
+                inc = await store.load_incident(conn, row["incident_id"], lock=False)
                 if inc is None or not inc.open:
                     await store.end_schedule(conn, row["incident_id"])
                     continue

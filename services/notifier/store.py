@@ -29,11 +29,14 @@ class NewDelivery:
     event_id: str | None = None
     body: str = ""
     payload: bytes | None = None
+    status: str = "pending"
+    error: str | None = None
 
 
-async def load_incident(conn: asyncpg.Connection, incident_id: str) -> Incident | None:
-    """The incident's view, row-locked for the rest of the transaction."""
-    row = await conn.fetchrow(f"SELECT {_INC_COLS} FROM incidents WHERE incident_id = $1 FOR UPDATE", incident_id)
+async def load_incident(conn: asyncpg.Connection, incident_id: str, *, lock: bool = True) -> Incident | None:
+    """The incident's view, row-locked for the rest of the transaction unless `lock` is false."""
+    row = await conn.fetchrow(f"SELECT {_INC_COLS} FROM incidents WHERE incident_id = $1"
+                              + (" FOR UPDATE" if lock else ""), incident_id)
     return Incident(**dict(row)) if row else None
 
 
@@ -88,11 +91,12 @@ async def insert_deliveries(conn: asyncpg.Connection, items: Sequence[NewDeliver
     if not items:
         return 0
     cols = list(zip(*[(d.key, d.channel, d.target, d.kind, d.incident_id, d.ticket_id, d.event_id, d.body,
-                       d.payload) for d in items], strict=True))
+                       d.payload, d.status, d.error) for d in items], strict=True))
     rows = await conn.fetch(
         "INSERT INTO deliveries(idempotency_key, channel, target, kind, incident_id, ticket_id, event_id, body, "
-        "payload) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-        "$7::text[], $8::text[], $9::bytea[]) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        "payload, status, last_error) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+        "$5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[], $11::text[]) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         *[list(c) for c in cols])
     return len(rows)
 
@@ -133,14 +137,15 @@ async def advance_schedule(conn: asyncpg.Connection, incident_id: str, period: i
 # --- sending ---------------------------------------------------------------------------------------------
 
 async def claim(conn: asyncpg.Connection, target: str, limit: int, lease_s: float, who: str) -> list[asyncpg.Record]:
-    """Claim due deliveries of one target (SKIP LOCKED: other instances take others) with a lease."""
-    return await conn.fetch(
+    """Claim due deliveries of one target (SKIP LOCKED: other instances take others) with a lease; oldest first."""
+    rows = await conn.fetch(
         "UPDATE deliveries d SET status='sending', attempts=d.attempts+1, "
         "claimed_until=now() + make_interval(secs => $3), claimed_by=$4, updated_at=now() "
         "WHERE d.id IN (SELECT id FROM deliveries WHERE target=$1 AND status='pending' AND next_attempt_at<=now() "
         "ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) "
         "RETURNING d.id, d.idempotency_key, d.kind, d.incident_id, d.ticket_id, d.body, d.payload, d.attempts",
         target, limit, lease_s, who)
+    return sorted(rows, key=lambda r: r["id"])  # UPDATE ... RETURNING does not keep the subquery's order
 
 
 async def finish(conn: asyncpg.Connection, results: Sequence[tuple[int, str, float, str | None, str | None, int]]

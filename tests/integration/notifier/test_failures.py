@@ -55,6 +55,18 @@ async def test_dead_after_max_attempts_visible_in_api_and_metric(stack, kafka, z
         row2 = await eventually(lambda: _delivery(svc.pool, t2), until=lambda r: r and r["status"] == "dead")
         assert row2["attempts"] == 1
 
+        # a sender that died mid-request (hard crash) leaves a claimed row: its lease runs out and it is marked
+        # dead, not resent (the comment may have been posted; at most once)
+        await svc.pool.execute(
+            "INSERT INTO notifier.deliveries(idempotency_key, channel, target, kind, incident_id, ticket_id, body, "
+            "status, attempts, claimed_until, claimed_by) VALUES ($1, 'zendesk', 'zendesk', 'update', $2, $3, 'x', "
+            "'sending', 1, now() - interval '1 second', 'crashed')", f"zendesk:{t2}:crash", inc, t2)
+        crashed = await eventually(
+            lambda: svc.pool.fetchrow("SELECT * FROM notifier.deliveries WHERE idempotency_key=$1",
+                                      f"zendesk:{t2}:crash"), until=lambda r: r["status"] == "dead")
+        assert "outcome unknown" in crashed["last_error"]
+        assert f"/{t2}.json" not in str([r["path"] for r in zendesk.requests if "crash" in r["body"]])
+
         ops, talk, chat = [await _token(svc.pool, t) for t in ("*", "talk-eng", "chat-eng")]
         r = await svc.client.get("/v1/deliveries", params={"status": "dead"},
                                  headers={"Authorization": f"Bearer {talk}"})
@@ -66,7 +78,7 @@ async def test_dead_after_max_attempts_visible_in_api_and_metric(stack, kafka, z
         r = await svc.client.get(f"/v1/incidents/{inc}/deliveries", headers={"Authorization": f"Bearer {chat}"})
         assert r.status_code == 403
         r = await svc.client.get(f"/v1/incidents/{inc}/deliveries", headers={"Authorization": f"Bearer {ops}"})
-        assert r.status_code == 200 and len(r.json()["deliveries"]) == 2
+        assert r.status_code == 200 and len(r.json()["deliveries"]) == 3
         r = await svc.client.get("/v1/deliveries", params={"status": "bogus"},
                                  headers={"Authorization": f"Bearer {ops}"})
         assert r.status_code == 422

@@ -92,9 +92,9 @@ async def test_escalation_goes_to_the_owning_teams_webhook(stack, kafka, zendesk
                                 key=e.candidate_id)
         got = await eventually(lambda: _async(receiver.accepted("/chat-eng")), until=lambda d: len(d) == 1)
         assert got[0]["body"]["data"]["candidate_id"] == cand and not receiver.accepted("/talk-eng")
-        # no webhook for guide-eng: recorded, never sent, not lost silently
+        # no webhook for guide-eng: recorded as dead at once, visible, not lost silently
         rows = await eventually(lambda: _rows(svc.pool, "team:guide-eng"), until=lambda rs: len(rs) == 1)
-        assert rows[0]["status"] == "pending"
+        assert rows[0]["status"] == "dead" and "no webhook" in rows[0]["last_error"]
 
 
 async def _async(value):
