@@ -16,8 +16,9 @@ Conn = asyncpg.Connection
 
 
 def view(r: asyncpg.Record) -> IncidentView:
+    signals = frozenset(Signal(x) for x in r.get("alert_signals") or ())
     return IncidentView(r["id"], r["product"], Signal(r["signal"]) if r["signal"] else None,
-                        IncidentStatus(r["status"]), r["opened_from"], r["created_at"], r["merged_into"])
+                        IncidentStatus(r["status"]), r["opened_from"], r["created_at"], r["merged_into"], signals)
 
 
 async def insert(conn: Conn, *, id: str, title: str, product: str, signal: str | None, severity: str, status: str,
@@ -35,8 +36,10 @@ async def get(conn: Conn | asyncpg.Pool, id: str, *, for_update: bool = False) -
 
 
 async def open_for_product(conn: Conn, product: str) -> list[IncidentView]:
-    rows = await conn.fetch("SELECT * FROM incidents WHERE product=$1 AND status <> 'resolved' "
-                            "AND merged_into IS NULL", product)
+    rows = await conn.fetch(
+        "SELECT i.*, array_remove(array_agg(DISTINCT a.signal), NULL) AS alert_signals FROM incidents i "
+        "LEFT JOIN alerts a ON a.incident_id = i.id WHERE i.product=$1 AND i.status <> 'resolved' "
+        "AND i.merged_into IS NULL GROUP BY i.id", product)
     return [view(r) for r in rows]
 
 

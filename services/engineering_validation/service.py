@@ -117,14 +117,17 @@ class Validation:
 
     async def evaluate_product(self, conn: Conn, product: str, now: datetime) -> None:
         """Run the policies on every pending candidate of the product; decide or set a wake-up timer."""
+        ev = None
         for row in await store.pending_candidates(conn, product):
             cand = await store.candidate_view(conn, row)
-            ev = await store.evidence(conn, product, now, signal_window_s=self.s.multi_signal_window_s,
-                                      ticket_window_s=self.s.ticket_window_s)
+            if ev is None:  # the product's evidence, read again only after a decision changed it
+                ev = await store.evidence(conn, product, now, signal_window_s=self.s.multi_signal_window_s,
+                                          ticket_window_s=self.s.ticket_window_s)
             verdict = evaluate(cand, ev, now, self.cfg)
             if verdict.decision is not None:
                 await self.decide(conn, cand, verdict.decision, Decider(kind="policy", name=verdict.decision.policy),
                                   now)
+                ev = None
             elif verdict.wake_at is not None:
                 await store.schedule(conn, "evaluate", cand.id, product, verdict.wake_at)
 

@@ -26,6 +26,7 @@ class IncidentView:
     opened_from: str
     created_at: datetime
     merged_into: str | None = None
+    alert_signals: frozenset[Signal] = frozenset()  # signals of the alerts attached to it
 
     @property
     def is_open(self) -> bool:
@@ -39,13 +40,14 @@ def incident_id_for(candidate_id: str) -> str:
 
 def match_incident(product: str, signal: Signal, incidents: list[IncidentView], *, any_signal_since: datetime | None
                    = None) -> IncidentView | None:
-    """The open incident an alert of (product, signal) joins: same signal, or opened from tickets (no signal).
+    """The open incident an alert of (product, signal) joins: same signal (its own, or of an attached alert),
+    or else one opened from tickets (no signal).
 
     `any_signal_since` (multi-signal confirmations) also accepts any incident of the product opened since then.
     """
     mine = [i for i in incidents if i.is_open and i.product == product]
     for pick in (
-        lambda i: i.signal == signal,
+        lambda i: i.signal == signal or signal in i.alert_signals,
         lambda i: i.signal is None,
         lambda i: any_signal_since is not None and i.created_at >= any_signal_since,
     ):

@@ -71,6 +71,14 @@ async def test_two_signals_confirm_into_one_incident(app, stack, kafka):
     assert all(d["data"]["severity"] == "SEV-2" for d in decisions)
     events = await incident_events(kafka, stack, lambda es: len(about(es, product=p)) >= 1)
     assert len(about(events, product=p, type_suffix="incident.opened.v1")) == 1
+    # later alerts of either signal join that incident: no second candidate for the same problem
+    incident_id = decisions[0]["data"]["incident_id"]
+    late = [unique("fp"), unique("fp")]
+    await send_alert(kafka, stack, late[0], p, severity="warning", signal="error_rate")
+    await send_alert(kafka, stack, late[1], p, severity="warning", signal="latency")
+    events = await incident_events(kafka, stack, lambda es: {e["data"].get("fingerprint") for e in about(
+        es, incident=incident_id)} >= set(late))
+    assert len(await candidates(app, p)) == 2
 
 
 async def test_corroborating_ticket_confirms(app, stack, kafka):

@@ -84,3 +84,10 @@ def test_auto_resolve_due_after_the_last_resolution_plus_quiet():
     assert auto_resolve_due([T0, T0 + timedelta(minutes=3)], 60) == T0 + timedelta(minutes=4)
     assert auto_resolve_due([T0, None], 60) is None
     assert auto_resolve_due([], 60) is None
+
+
+def test_matches_an_incident_by_the_signal_of_an_attached_alert():
+    joined = IncidentView("INC-a", "Chat", Signal.LATENCY, S.INVESTIGATING, "alerts", T0, None,
+                          frozenset({Signal.LATENCY, Signal.ERROR_RATE}))
+    assert match_incident("Chat", Signal.ERROR_RATE, [joined]).id == "INC-a"
+    assert match_incident("Chat", Signal.SATURATION, [joined]) is None
