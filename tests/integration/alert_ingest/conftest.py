@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.alert_ingest.app import create_app
+from shared.contracts import ALERT_STATE_EVENTS
 from services.alert_ingest.settings import Settings
 from tests.support.services import RunningApp, free_port, run_in_process
 
@@ -42,4 +43,7 @@ async def changes_for(kafka: Any, topic: str, fp: str, n: int, timeout: float = 
     """Read alerts.state until `n` changes for `fp` arrived; returns that fingerprint's events in order."""
     events = await kafka.read_json(topic, until=lambda es: sum(e["subject"] == fp for e in es) >= n,
                                    timeout=timeout)
-    return [e for e in events if e["subject"] == fp]
+    mine = [e for e in events if e["subject"] == fp]
+    for e in mine:  # every event is valid against the contract engineering-validation decodes with
+        ALERT_STATE_EVENTS.decode(e)
+    return mine
