@@ -128,7 +128,8 @@ class FakeRecord:
     headers: tuple = ()
 
 
-_alert = st.builds(lambda i, s, v: native(f"prop-{i}", s, v), st.integers(0, 3), st.sampled_from(["firing", "resolved"]),
+_alert = st.builds(lambda i, s, v: native(f"prop-{i}", s, v), st.integers(0, 3),
+                   st.sampled_from(["firing", "resolved"]),
                    st.sampled_from(["info", "warning", "error", "critical"]))
 _junk = st.one_of(st.binary(max_size=40), st.just(b'{"status": 1, "summary": ""}'))
 

@@ -13,7 +13,8 @@ from services.alert_ingest.settings import Settings
 from shared.topics import Topics
 
 CLASSES = {"not_json", "not_utf8", "unknown_format", "schema_violation", "oversize"}
-SERVICE = IngestService(None, Topics("x."), Settings(max_payload_bytes=4096), service="alert-ingest",  # type: ignore[arg-type]
+SERVICE = IngestService(None, Topics("x."), Settings(max_payload_bytes=4096),  # type: ignore[arg-type]
+                        service="alert-ingest",
                         group_id="g")
 
 

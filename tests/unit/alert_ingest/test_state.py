@@ -108,7 +108,8 @@ def test_event_ids_are_deterministic_and_unique():
     assert len({c.event_id for c in a.changes}) == len(a.changes)
 
 
-_obs = st.builds(obs, st.sampled_from(["firing", "resolved"]), st.sampled_from(["info", "warning", "error", "critical"]))
+_obs = st.builds(obs, st.sampled_from(["firing", "resolved"]),
+                 st.sampled_from(["info", "warning", "error", "critical"]))
 
 
 @given(st.lists(_obs, max_size=40), st.integers(0, 40))
