@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import asyncpg
 
 from shared.contracts import TriageOutcome
 
 from . import store
+from .events import Tx
 from .service import TriageService
 
 
@@ -48,12 +48,12 @@ class Overrides:
             raise OverrideError(404, f"ticket {ticket_id} not found")
         return row["product"]
 
-    async def _unlink(self, conn: asyncpg.Connection, ticket_id: str, by: str, reason: str) -> str | None:
-        current = await store.active_link(conn, ticket_id)
+    async def _unlink(self, tx: Tx, ticket_id: str, by: str, reason: str) -> str | None:
+        current = await store.active_link(tx.conn, ticket_id)
         if current is not None:
-            await store.deactivate_link(conn, current, ticket_id)
-            n = await conn.fetchval("SELECT count(*) FROM decisions WHERE ticket_id = $1", ticket_id)
-            await self.svc.emit.unlinked(conn, current, ticket_id, f"{reason} (by {by})", n)
+            await store.deactivate_link(tx.conn, current, ticket_id)
+            n = await tx.conn.fetchval("SELECT count(*) FROM decisions WHERE ticket_id = $1", ticket_id)
+            self.svc.emit.unlinked(tx, current, ticket_id, f"{reason} (by {by})", n)
         return current
 
     async def link(self, ticket_id: str, incident_id: str, *, by: str, reason: str) -> OverrideResult:
@@ -69,9 +69,11 @@ class Overrides:
                 raise OverrideError(409, f"incident {incident_id} is {inc['status']}")
             if await store.active_link(conn, ticket_id) == incident_id:
                 return OverrideResult(False, "linked", incident_id)
-            await self._unlink(conn, ticket_id, by, f"moved to {incident_id}")
-            await self.svc.link(conn, incident_id, t, link_reason="override", outcome=TriageOutcome.LINKED,
+            tx = Tx(conn)
+            await self._unlink(tx, ticket_id, by, f"moved to {incident_id}")
+            await self.svc.link(tx, incident_id, t, link_reason="override", outcome=TriageOutcome.LINKED,
                                 reason=f"override by {by}: {reason}", decided_by=by, override=True)
+            await tx.flush()
             return OverrideResult(True, "linked", incident_id)
 
     async def to_standard(self, ticket_id: str, *, by: str, reason: str, unlink_only: bool = False) -> OverrideResult:
@@ -85,13 +87,15 @@ class Overrides:
                 raise OverrideError(409, f"ticket {ticket_id} is not linked to an incident")
             if row["outcome"] == "standard_support" and row["overridden"] and row["incident_id"] is None:
                 return OverrideResult(False, "standard_support", None)
-            previous = await self._unlink(conn, ticket_id, by, reason)
+            tx = Tx(conn)
+            previous = await self._unlink(tx, ticket_id, by, reason)
             await store.set_state(conn, ticket_id, outcome="standard_support", incident_id=None, overridden=True)
             text = f"override by {by}: " + (f"unlinked from {previous}: " if previous else "") + reason
             n = await store.add_decision(conn, ticket_id, outcome="standard_support", incident_id=None, reason=text,
                                          score=0.0, features={}, decided_by=by, override=True)
             t = await store.load_ticket(conn, ticket_id)
             assert t is not None
-            await self.svc.emit.triaged(conn, t, n, outcome=TriageOutcome.STANDARD_SUPPORT, incident_id=None,
-                                        reason=text, score=0.0, features={}, decided_by=by, override=True)
+            self.svc.emit.triaged(tx, t, n, outcome=TriageOutcome.STANDARD_SUPPORT, incident_id=None,
+                                  reason=text, score=0.0, features={}, decided_by=by, override=True)
+            await tx.flush()
             return OverrideResult(True, "standard_support", None)

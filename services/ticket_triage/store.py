@@ -30,8 +30,10 @@ def _ticket(r: asyncpg.Record) -> Ticket:
                   tags=tuple(r["tags"]))
 
 
-async def ticket_exists(conn: asyncpg.Connection, ticket_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM tickets WHERE ticket_id = $1", ticket_id))
+async def known_tickets(conn: asyncpg.Connection, ticket_ids: list[str]) -> set[str]:
+    """Which of these tickets are already stored (one query per batch)."""
+    rows = await conn.fetch("SELECT ticket_id FROM tickets WHERE ticket_id = ANY($1::text[])", ticket_ids)
+    return {r["ticket_id"] for r in rows}
 
 
 async def insert_ticket(conn: asyncpg.Connection, t: Ticket, d: Decision) -> None:
@@ -64,11 +66,11 @@ async def add_decision(conn: asyncpg.Connection, ticket_id: str, *, outcome: str
                        reason: str, score: float, features: dict[str, float], decided_by: str = "triage",
                        override: bool = False) -> int:
     """Append to the history; returns how many decisions the ticket has now (used in event ids)."""
-    await conn.execute(
-        "INSERT INTO decisions(ticket_id, outcome, incident_id, reason, score, features, decided_by, override) "
-        "VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7,$8)",
+    return await conn.fetchval(
+        "WITH ins AS (INSERT INTO decisions(ticket_id, outcome, incident_id, reason, score, features, decided_by, "
+        "override) VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7,$8) RETURNING 1) "
+        "SELECT count(*) + 1 FROM decisions WHERE ticket_id = $1",  # the CTE's row is not visible here yet
         ticket_id, outcome, incident_id, reason, score, orjson.dumps(features).decode(), decided_by, override)
-    return await conn.fetchval("SELECT count(*) FROM decisions WHERE ticket_id = $1", ticket_id)
 
 
 async def history(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ ticket can match an English incident title; the map is small and explicit so eve
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -57,14 +58,15 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def tokens(text: str) -> list[str]:
+@functools.lru_cache(maxsize=8192)  # incident texts are tokenised again for every ticket
+def tokens(text: str) -> tuple[str, ...]:
     """Content tokens of a text, mapped to shared concepts, stop words removed."""
     out = []
     for w in _WORD.findall(fold(text)):
         if w in STOPWORDS or len(w) < 2:
             continue
         out.append(CONCEPTS.get(w, w))
-    return out
+    return tuple(out)
 
 
 _ES_HINTS = frozenset("el la los las de que y en no por para con una es nuestro nuestra funciona desde hola".split())
