@@ -86,7 +86,8 @@ class TriageService:
                 if ticket.ticket_id in view.known:
                     continue  # the same ticket sent twice (webhook retry): one decision only
                 view.known.add(ticket.ticket_id)
-                await self._triage(tx, ticket, view)
+                with structlog.contextvars.bound_contextvars(ticket_id=ticket.ticket_id):
+                    await self._triage(tx, ticket, view)
             tx.rows.extend(outbox_rows(letters, service=NAME))
             await tx.flush()
 
@@ -118,8 +119,8 @@ class TriageService:
             if d.pending_cluster:
                 pending.append(t)
             DECISIONS.labels(d.outcome.value, "pending_cluster" if d.pending_cluster else "standard").inc()
-        log.debug("ticket triaged", ticket_id=t.ticket_id, incident_id=d.incident_id, outcome=d.outcome.value,
-                  score=d.score, product=t.product)
+        log.debug("ticket triaged", incident_id=d.incident_id, outcome=d.outcome.value, score=d.score,
+                  product=t.product)
 
     async def _open(self, tx: Tx, new: NewIncident, d: Decision) -> None:
         """IncidentOpened first, then TicketLinked(new_incident) for every ticket of the cluster (same key)."""
@@ -149,7 +150,8 @@ class TriageService:
             new_ids = await claim_events(conn, NAME, [e.id for e in events])
             for ev in events:
                 if ev.id in new_ids and ev.source != SOURCE:
-                    await self._apply(tx, ev)
+                    with structlog.contextvars.bound_contextvars(event_id=ev.id, incident_id=ev.data.incident_id):
+                        await self._apply(tx, ev)
             tx.rows.extend(outbox_rows(letters, service=NAME))
             await tx.flush()
 
