@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -20,7 +21,9 @@ from shared.auth import lookup
 from shared.contracts import SourceTool
 from shared.service import ServiceRuntime
 
-from .domain.formats import AMPayload, BadInput, PDEvent, decode, describe, detect, pagerduty_dedup_key
+from .domain.formats import (
+    AMPayload, BadInput, PDEvent, decode, describe, detect, pagerduty_dedup_key, parse,
+)
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -40,6 +43,7 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
     r = APIRouter(tags=["receivers"])
     token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
     routing_keys = set(settings.pagerduty_routing_keys)
+    product_map = settings.product_map()
 
     async def authorised(request: Request) -> bool:
         scheme, _, cred = request.headers.get("authorization", "").partition(" ")
@@ -78,6 +82,27 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
         if (failed := await append(body, payload.groupKey or None)) is not None:
             return failed
         return JSONResponse({"status": "accepted", "alerts": len(payload.alerts)}, status_code=202)
+
+    @r.post("/v1/alerts", status_code=202, summary="Any supported format (native, Alertmanager, PagerDuty)")
+    async def any_format(request: Request) -> JSONResponse:
+        """For tools and people sending native alerts over HTTP (incidentctl); the format is detected."""
+        if not await authorised(request):
+            return JSONResponse({"status": "rejected", "error": "unauthorized",
+                                 "message": "missing or invalid bearer token"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        body = await request.body()
+        try:
+            tool, observations = parse(body, received_at=now(), product_map=product_map,
+                                       max_bytes=settings.max_payload_bytes)
+        except BadInput as err:
+            return _error(_bad_status(err), err.error_class, err.message)
+        fingerprints = list(dict.fromkeys(o.fingerprint for o in observations))
+        # keyed so that one alert's (or one Alertmanager group's) notifications stay in order
+        key = orjson.loads(body).get("groupKey") if tool is SourceTool.ALERTMANAGER else fingerprints[0]
+        if (failed := await append(body, key or None)) is not None:
+            return failed
+        return JSONResponse({"status": "accepted", "format": tool.value, "alerts": len(observations),
+                             "fingerprints": fingerprints}, status_code=202)
 
     @r.post("/v2/enqueue", status_code=202, summary="PagerDuty Events API v2 compatible receiver")
     async def enqueue(request: Request) -> JSONResponse:

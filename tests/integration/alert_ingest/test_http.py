@@ -88,3 +88,20 @@ async def test_pagerduty_trigger_without_dedup_key_gets_a_stable_one(stack, kafk
     assert first == second
     events = await changes_for(kafka, stack.topics.alerts_state, first, 1)
     assert events[0]["data"]["alert"]["fingerprint"] == first
+
+
+async def test_any_format_receiver_takes_native_alerts(stack, kafka, ingest):
+    fp = unique("native-http")
+    body = {"product": "Talk", "signal": "latency", "severity": "error", "status": "firing",
+            "summary": "Talk call setup slow", "fingerprint": fp}
+    assert (await ingest.client.post("/v1/alerts", json=body)).status_code == 401
+    auth = {"Authorization": f"Bearer {AM_TOKEN}"}
+    r = await ingest.client.post("/v1/alerts", json={**body, "colour": "red"}, headers=auth)
+    assert r.status_code == 422 and "colour" in r.json()["message"]
+    r = await ingest.client.post("/v1/alerts", json={"what": "ever"}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"] == "unknown_format"
+    r = await ingest.client.post("/v1/alerts", json=body, headers=auth)
+    assert r.status_code == 202
+    assert r.json() == {"status": "accepted", "format": "native", "alerts": 1, "fingerprints": [fp]}
+    [event] = await changes_for(kafka, stack.topics.alerts_state, fp, 1)
+    assert event["data"]["alert"]["product"] == "Talk" and event["data"]["alert"]["signal"] == "latency"
