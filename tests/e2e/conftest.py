@@ -3,7 +3,6 @@ Zendesk stand-in recording the comments customers receive, on an isolated slice 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +15,20 @@ from shared.auth import AUTH_MIGRATIONS, AUTH_SCHEMA, create_token
 from shared.db import apply_migrations, create_pool
 from tests.support.services import ServiceProcess, free_port
 
+ZENDESK_EMAIL = "notifier@example.com"
+ZENDESK_TOKEN = "e2e-zendesk-token"
+
 #: Short windows and cadences so the seed's stories play out in seconds; names are the services' settings.
 E2E_ENV = {
-    "ALERT_INGEST_RECEIVER_TOKEN": "e2e-receiver-token",
-    "VALIDATION_ESCALATE_AFTER_S": "30",
+    "ALERT_INGEST_ALERTMANAGER_TOKEN": "e2e-receiver-token",
+    "VALIDATION_ESCALATE_AFTER_S": "300",
+    "VALIDATION_TRANSIENT_WINDOW_S": "60",
     "NOTIFIER_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-    "NOTIFIER_ZENDESK_EMAIL": "agent@example.com",
-    "NOTIFIER_ZENDESK_API_TOKEN": "e2e-zendesk-token",
+    "NOTIFIER_ZENDESK_EMAIL": ZENDESK_EMAIL,
+    "NOTIFIER_ZENDESK_API_TOKEN": ZENDESK_TOKEN,
+    "NOTIFIER_ZENDESK_JOB_POLL_INTERVAL_S": "0.2",
+    "NOTIFIER_SENDER_POLL_INTERVAL_S": "0.1",
+    "NOTIFIER_SCHEDULER_POLL_INTERVAL_S": "0.5",
     "TRIAGE_ZENDESK_SIGNING_SECRET": "e2e-signing-secret",
 }
 
@@ -41,6 +47,7 @@ class Pipeline:
     token: str
     zendesk_url: str
     log_dir: Path
+    zendesk: object = None
     extra: dict = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -79,35 +86,16 @@ async def start_pipeline(stack, log_dir: Path, env: dict[str, str], zendesk_url:
     return Pipeline(stack, procs, token, zendesk_url, log_dir)
 
 
-@contextlib.asynccontextmanager
-async def zendesk_standin() -> AsyncIterator[str]:
-    """The Zendesk stand-in as a real process on loopback; yields its base URL."""
-    port = free_port()
-    proc = ServiceProcess("tools.zendesk_standin", port, {"ZENDESK_STANDIN_PORT": str(port)},
-                          Path(f"/tmp/zendesk-standin-{port}.log"))
-    proc.start()
-    try:
-        async with httpx.AsyncClient() as c:
-            from tests.support.waiting import eventually
-
-            async def up() -> bool:
-                try:
-                    return (await c.get(f"http://127.0.0.1:{port}/health")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            await eventually(up, timeout=30, what="zendesk stand-in up")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
-
-
 @pytest.fixture(scope="module")
 async def pipeline(stack, tmp_path_factory, request) -> AsyncIterator[Pipeline]:
     env = getattr(request.module, "PIPELINE_ENV", {})
     log_dir = tmp_path_factory.mktemp("e2e-logs")
-    async with zendesk_standin() as zurl:
+    from tools.zendesk_standin import ZendeskStandIn
+
+    standin = ZendeskStandIn(email=ZENDESK_EMAIL, token=ZENDESK_TOKEN)
+    async with standin.serve() as zurl:
         p = await start_pipeline(stack, log_dir, env, zurl)
+        p.zendesk = standin
         try:
             yield p
         finally:
