@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class Config:
     quick: bool
     reps: int  # repetitions of each judged figure (median, min, max)
+    storm_reps: int  # the storm takes minutes end to end: its own count
     throughput_alerts: int  # alerts per throughput repetition (scenario 1 and baseline B)
     storm_alerts: int
     storm_fingerprints: int
@@ -18,19 +19,22 @@ class Config:
     ticket_rate: int
     triage_tickets: int
     fanout_tickets: int
-    backlog: int  # messages waiting for the memory scenario
+    backlog: int  # messages waiting for alert-ingest in the memory scenario (a tenth for the others)
+    backlog_window_s: float  # how long RSS is sampled with the backlog waiting
     am_alerts: int  # alerts posted to each receiver in scenario 7
     am_concurrency: int
     am_batch: int  # alerts per HTTP request
     profile_seconds: int
 
 
-FULL = Config(quick=False, reps=3, throughput_alerts=40_000, storm_alerts=200_000, storm_fingerprints=2_000,
-              latency_rate=1000, latency_seconds=20, ticket_rate=200, triage_tickets=6_000, fanout_tickets=10_000,
-              backlog=1_000_000, am_alerts=50_000, am_concurrency=8, am_batch=10, profile_seconds=20)
-QUICK = Config(quick=True, reps=3, throughput_alerts=6_000, storm_alerts=20_000, storm_fingerprints=2_000,
-               latency_rate=1000, latency_seconds=4, ticket_rate=200, triage_tickets=1_000, fanout_tickets=1_000,
-               backlog=100_000, am_alerts=5_000, am_concurrency=8, am_batch=10, profile_seconds=5)
+FULL = Config(quick=False, reps=3, storm_reps=1, throughput_alerts=60_000, storm_alerts=200_000,
+              storm_fingerprints=2_000, latency_rate=1000, latency_seconds=8, ticket_rate=200, triage_tickets=3_000,
+              fanout_tickets=10_000, backlog=1_000_000, backlog_window_s=10, am_alerts=20_000, am_concurrency=8,
+              am_batch=10, profile_seconds=10)
+QUICK = Config(quick=True, reps=1, storm_reps=1, throughput_alerts=15_000, storm_alerts=10_000,
+               storm_fingerprints=2_000, latency_rate=1000, latency_seconds=4, ticket_rate=200, triage_tickets=600,
+               fanout_tickets=1_000, backlog=50_000, backlog_window_s=3, am_alerts=3_000, am_concurrency=8,
+               am_batch=10, profile_seconds=4)
 
 
 def load() -> Config:

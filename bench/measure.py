@@ -42,15 +42,16 @@ async def drain(progress: Progress, group: str, topic: str, total: int, *, timeo
         await asyncio.sleep(interval)
 
 
-async def quiescent(probe, *, quiet_s: float, timeout: float, interval: float = 0.2) -> object:
-    """Wait until `probe()` returns the same value for `quiet_s` seconds in a row; returns that value."""
+async def quiescent(probe, *, quiet_s: float, timeout: float, interval: float = 0.2,
+                    done=lambda value: True) -> object:
+    """Wait until `probe()` returns the same value, with `done(value)`, for `quiet_s` seconds in a row."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     last, since = object(), loop.time()
     while True:
         value = await probe()
         now = loop.time()
-        if value != last:
+        if value != last or not done(value):
             last, since = value, now
         elif now - since >= quiet_s:
             return value

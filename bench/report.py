@@ -82,8 +82,11 @@ def _triage(r: dict) -> str:
 
 
 def _fanout(r: dict) -> str:
-    return (f"{_mmm(r['seconds'], 1)} s until {_f(r['tickets'])} tickets had the comment; "
-            f"{_f(r['http_calls'])} HTTP calls ({_f(r['tickets_per_call'], 1)} tickets per call)")
+    done = (f"{_f(r['seconds'], 1)} s until all {_f(r['tickets'])} tickets had the comment" if r["finished"] else
+            f"unfinished: {_f(r['tickets_commented'])}/{_f(r['tickets'])} tickets commented after "
+            f"{_f(r['seconds'], 1)} s")
+    return (f"{done}; {_f(r['http_calls'])} HTTP calls ({r['update_many_calls']} update_many, "
+            f"{r['job_status_calls']} job polls; {_f(r['tickets_per_call'], 1)} tickets per call)")
 
 
 def _memory(r: dict) -> str:

@@ -22,7 +22,7 @@ SCENARIOS = [
     ("latency_tickets", latency.run_tickets), ("triage", triage.run), ("fanout", fanout.run),
     ("alertmanager", alertmanager.run), ("profile", profile.run), ("memory", memory.run),
 ]
-BUDGET_S = {True: 110, False: 840}  # stop starting scenarios past this (make bench < 15 min, quick < 2 min)
+BUDGET_S = {True: 100, False: 780}  # stop starting scenarios past this (make bench < 15 min, quick < 2 min)
 
 
 def say(msg: str) -> None:
