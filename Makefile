@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/stack.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status logs infra test test-unit test-integration test-e2e docs clean-state bench bench-quick demo
+.PHONY: help install up down status logs infra test test-unit test-integration test-e2e docs clean-state bench bench-quick demo chaos
 
 help:
 	@echo "make up | down | status | logs | test | test-unit | docs | install"
@@ -63,3 +63,6 @@ bench-quick: infra
 demo: install
 	@$(STACK) status >/dev/null || { echo "the stack is not (fully) up: run 'make up' first"; exit 1; }
 	$(PY) -m tools.demo
+
+chaos: infra
+	CHAOS_FULL=1 $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
