@@ -37,6 +37,7 @@ class Parsed:
     """One raw record after the pure parse: its alerts, or why it is bad."""
 
     record: Any
+    at: datetime
     format: str | None = None
     observations: tuple[Observation, ...] = ()
     error: BadInput | None = None
@@ -62,8 +63,8 @@ class IngestService:
             fmt, observations = parse(record.value, received_at=at, product_map=self._product_map,
                                       max_bytes=self._max_bytes)
         except BadInput as exc:
-            return Parsed(record, error=exc)
-        return Parsed(record, fmt.value, tuple(observations))
+            return Parsed(record, at, error=exc)
+        return Parsed(record, at, fmt.value, tuple(observations))
 
     async def handle(self, records: Sequence[Any]) -> None:
         """Claim, decide, store and enqueue one batch in one transaction; a failure rewinds it all."""
@@ -75,10 +76,9 @@ class IngestService:
             batch = [parsed[(r.topic, r.partition, r.offset)] for r in fresh]
             by_fp: dict[str, list[Seen]] = {}
             for p in batch:
-                at = datetime.fromtimestamp((p.record.timestamp or 0) / 1000, UTC)
                 ref = f"{p.record.topic}/{p.record.partition}/{p.record.offset}"
                 for o in p.observations:
-                    by_fp.setdefault(o.fingerprint, []).append(Seen(o, at, ref))
+                    by_fp.setdefault(o.fingerprint, []).append(Seen(o, p.at, ref))
             states = await store.lock_states(conn, list(by_fp)) if by_fp else {}
             decisions = {fp: apply(states.get(fp), seen, self.policy) for fp, seen in by_fp.items()}
             await store.save(conn, decisions)
