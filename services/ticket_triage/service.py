@@ -159,9 +159,10 @@ class TriageService:
         d = ev.data
         kind = type(d).__name__
         if kind == "IncidentOpened":
+            text = f"{d.summary} {d.signal.value if d.signal else ''}"  # "latency" / "error_rate" name a symptom
             if await store.insert_incident(tx.conn, incident_id=d.incident_id, product=d.product, title=d.title,
-                                           text=d.summary, opened_from=d.opened_from, opened_at=ev.time):
-                await self._late_links(tx, IncidentView(d.incident_id, d.product, d.title, ev.time, d.summary))
+                                           text=text, opened_from=d.opened_from, opened_at=ev.time):
+                await self._late_links(tx, IncidentView(d.incident_id, d.product, d.title, ev.time, text))
         elif kind == "AlertAttached":
             await store.append_incident_text(tx.conn, d.incident_id, d.summary)
         elif kind == "IncidentMerged":

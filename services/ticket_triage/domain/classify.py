@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from .aspects import agreement, components, symptoms
 from .text import Corpus, cosine, fold, tokens
 from .tickets import Ticket
 
@@ -53,8 +54,9 @@ PROBLEM_LEXICON: dict[str, tuple[float, tuple[str, ...]]] = {
 PRIORITY_WEIGHTS = {"urgent": 0.6, "high": 0.3, "normal": 0.0, "low": -0.3}
 _COMPILED = {name: (w, [re.compile(p) for p in pats]) for name, (w, pats) in PROBLEM_LEXICON.items()}
 
-#: match score = sum of weight * feature (each feature in 0..1)
-MATCH_WEIGHTS = {"text_similarity": 0.75, "product": 0.15, "time": 0.10}
+#: match score = sum of weight * feature (each feature in 0..1); a component conflict (both name components,
+#: none shared) scores the incident 0: the ticket is about another part of the product.
+MATCH_WEIGHTS = {"text_similarity": 0.35, "product": 0.15, "time": 0.10, "symptom": 0.25, "component": 0.15}
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,10 @@ def match_incidents(ticket: Ticket, incidents: list[IncidentView], *, lookback_s
     candidates = [i for i in incidents if ticket.product is None or i.product == ticket.product]
     if not candidates:
         return []
-    docs = {i.incident_id: tokens(f"{i.title} {i.title} {i.text}") for i in candidates}
+    texts = {i.incident_id: f"{i.title} {i.title} {i.text}" for i in candidates}
+    docs = {k: tokens(v) for k, v in texts.items()}
     ticket_toks = tokens(ticket.text)
+    t_comp, t_symp = components(ticket.text), symptoms(ticket.text)
     corpus = Corpus([*docs.values(), ticket_toks])
     tvec = corpus.vector(ticket_toks)
     out = []
@@ -108,8 +112,10 @@ def match_incidents(ticket: Ticket, incidents: list[IncidentView], *, lookback_s
         age = (inc.opened_at - ticket.created_at).total_seconds()
         feats = {"text_similarity": round(min(1.0, sim * 2.0), 3),  # doubled: short texts rarely exceed 0.5
                  "product": 1.0 if ticket.product == inc.product else 0.0,
-                 "time": 1.0 if age <= lookback_s else 0.0}
-        score = sum(MATCH_WEIGHTS[k] * v for k, v in feats.items())
+                 "time": 1.0 if age <= lookback_s else 0.0,
+                 "symptom": agreement(t_symp, symptoms(texts[inc.incident_id]), disjoint=0.25),
+                 "component": agreement(t_comp, components(texts[inc.incident_id]), disjoint=0.0)}
+        score = 0.0 if feats["component"] == 0.0 else sum(MATCH_WEIGHTS[k] * v for k, v in feats.items())
         out.append(Match(inc.incident_id, round(score, 3), feats))
     return sorted(out, key=lambda m: (-m.score, m.incident_id))
 

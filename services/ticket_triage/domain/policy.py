@@ -14,7 +14,7 @@ class TriagePolicy(BaseModel):
     """Thresholds, windows and field-to-product mappings used by the decision."""
 
     problem_threshold: float = Field(1.0, description="Problem score at or above which a ticket reports a service problem.")
-    link_threshold: float = Field(0.45, description="Match score at or above which a ticket joins an open incident.")
+    link_threshold: float = Field(0.5, description="Match score at or above which a ticket joins an open incident.")
     link_min_problem: float = Field(0.5, description="Problem score a ticket needs at least to be linked.")
     cluster_min_orgs: int = Field(3, ge=1, description="Distinct organisations needed to open an incident from tickets.")
     cluster_window_s: int = Field(3600, description="Pending problem tickets this recent can form a cluster.")

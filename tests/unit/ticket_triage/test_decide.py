@@ -100,3 +100,19 @@ def test_late_links_only_recent_matching_problem_tickets():
     howto = ticket("How do I set up call routing?", product="Talk", tid="h")
     other = ticket("Help center down", "502 errors everywhere", product="Guide", tid="g")
     assert [t.ticket_id for t, _ in late_links(TALK, [recent, old, howto, other], POLICY)] == ["r"]
+
+
+def test_terse_alert_incident_matches_customer_words_by_product_and_symptom():
+    chat = IncidentView("INC-000000000003", "Chat", "Chat: Chat API 5xx rate above 5%", T0 - timedelta(minutes=5),
+                        "critical alert still firing error_rate")
+    for subject, body in [("Chat widget not loading", "Our chat widget shows an error and messages fail to send."),
+                          ("Chat caído", "El chat no funciona, todos nuestros agentes ven errores.")]:
+        d = decide(ticket(subject, body, product="Chat"), [chat], [], POLICY)
+        assert d.outcome is TriageOutcome.LINKED and d.features["match.symptom"] == 1.0, subject
+
+
+def test_a_different_component_is_not_linked():
+    guide = IncidentView("INC-000000000004", "Guide", "Guide: help center pages not loading (502)", T0, "502 errors")
+    t = ticket("Help center search fails", "Every search returns an error, it stopped working", product="Guide")
+    matches = match_incidents(t, [guide], lookback_s=86400)
+    assert matches[0].features["component"] == 0.0 and matches[0].score == 0.0
