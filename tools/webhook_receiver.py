@@ -3,7 +3,8 @@
     python -m tools.webhook_receiver --port 8091 --secret whsec_...
 
 POST /{any path} records the delivery (verified or not: a bad signature is answered 401 and recorded).
-GET /_deliveries lists them; POST /_redirect?to=URL answers 307 to URL; POST /_fail {"status": 503, "count": N} fails the next N; POST /_reset.
+GET /_deliveries lists them; POST /_redirect?to=URL answers 307 to URL;
+POST /_fail {"status": 503, "count": N} fails the next N; POST /_reset.
 In tests: `async with WebhookReceiver(secret).serve() as url:` and read `.deliveries`.
 """
 

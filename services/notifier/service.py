@@ -83,7 +83,7 @@ class Notifier:
         items = self._webhook_items(event, raw, inc.product)
         if decision.link is not None:
             await store.upsert_link(conn, inc.incident_id, decision.link)
-            if not inc.resolved:
+            if inc.open:  # a resolved or merged incident has nothing more to tell
                 items.append(self._comment(inc, "link", f"link:{inc.incident_id}", decision.link.ticket_id,
                                            decision.link.locale, inc.latest_update, now))
         if decision.unlink is not None:

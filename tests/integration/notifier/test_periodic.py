@@ -57,7 +57,8 @@ async def test_posted_update_resets_the_cadence_and_sev4_has_none(stack, kafka, 
         assert later["next_due_at"] > first["next_due_at"] and later["period"] == 0
         # raising the severity applies the shorter cadence from the last broadcast
         await kafka.produce(topic, s.severity_changed(inc, "SEV-2", "SEV-1"), key=inc)
-        raised = await eventually(lambda: _schedule(svc.pool, inc), until=lambda r: r["cadence_s"] == 1800)  # default SEV-1: 30 min
+        # default SEV-1 cadence: 30 min
+        raised = await eventually(lambda: _schedule(svc.pool, inc), until=lambda r: r["cadence_s"] == 1800)
         assert raised["last_broadcast_at"] == later["last_broadcast_at"]
 
 
