@@ -129,7 +129,7 @@ class IngestService:
     async def sweep_flapping(self, now: datetime) -> int:
         """End flapping for alerts quiet for a whole window; returns how many ended."""
         async with self._pool.acquire() as conn, conn.transaction():
-            states = await store.lock_flapping(conn)
+            states = await store.lock_flapping(conn, now - self.policy.window)
             decisions = {s.fingerprint: end_flapping(s, now, self.policy) for s in states}
             decisions = {fp: d for fp, d in decisions.items() if d.changes}
             if not decisions:

@@ -80,9 +80,11 @@ async def append_history(conn: asyncpg.Connection, rows: Sequence[HistoryRow]) -
     )
 
 
-async def lock_flapping(conn: asyncpg.Connection, limit: int = 500) -> list[AlertState]:
-    """Flapping states not locked by a running batch (the sweep skips those; it will come back)."""
+async def lock_flapping(conn: asyncpg.Connection, quiet_since: datetime, limit: int = 500) -> list[AlertState]:
+    """Flapping states whose last flip is not after `quiet_since`, not locked by a running batch (the sweep
+    skips those and comes back)."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM alert_state WHERE flapping ORDER BY fingerprint LIMIT $1 FOR UPDATE SKIP LOCKED",
-        limit)
+        f"SELECT {_COLUMNS} FROM alert_state WHERE flapping "
+        "AND coalesce((flips->>-1)::float8, 0) <= $1 ORDER BY fingerprint LIMIT $2 FOR UPDATE SKIP LOCKED",
+        quiet_since.timestamp(), limit)
     return [s for r in rows if (s := _state(r)) is not None]
