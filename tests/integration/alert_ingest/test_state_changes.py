@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from tests.support.kafka import unique
 from tests.support.waiting import eventually
@@ -15,11 +16,19 @@ async def _state(ingest, fp):
     return await ingest.pool.fetchrow("SELECT * FROM alert_ingest.alert_state WHERE fingerprint = $1", fp)
 
 
+def _accepted(fmt: str) -> float:
+    return REGISTRY.get_sample_value("alert_ingest_alerts_accepted_total", {"format": fmt}) or 0.0
+
+
 async def test_repeats_are_counted_not_sent(stack, kafka, ingest):
     fp = unique("dedup")
+    accepted_before = _accepted("native")
     await kafka.produce_many(stack.topics.alerts_raw, [native(fp) for _ in range(50)])
     row = await eventually(lambda: _state(ingest, fp), until=lambda r: r is not None and r["occurrences"] == 50,
                            what="50 occurrences stored")
+    assert _accepted("native") >= accepted_before + 50
+    metrics = (await ingest.client.get("/metrics")).text
+    assert 'alert_ingest_alerts_accepted_total{format="native"}' in metrics
     assert row["status"] == "firing"
     events = await changes_for(kafka, stack.topics.alerts_state, fp, 1)
     # a marker alert produced after the storm: once its change is out, the storm's would be too
