@@ -26,7 +26,10 @@ async def test_repeats_are_counted_not_sent(stack, kafka, ingest):
     await kafka.produce_many(stack.topics.alerts_raw, [native(fp) for _ in range(50)])
     row = await eventually(lambda: _state(ingest, fp), until=lambda r: r is not None and r["occurrences"] == 50,
                            what="50 occurrences stored")
-    assert _accepted("native") >= accepted_before + 50
+    async def accepted() -> float:
+        return _accepted("native")
+
+    await eventually(accepted, until=lambda n: n >= accepted_before + 50, what="accepted alerts counted")
     metrics = (await ingest.client.get("/metrics")).text
     assert 'alert_ingest_alerts_accepted_total{format="native"}' in metrics
     assert row["status"] == "firing"
