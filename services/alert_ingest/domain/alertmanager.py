@@ -1,0 +1,60 @@
+"""Prometheus Alertmanager webhook payload, version 4: one observation per entry of alerts[]."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from shared.contracts import AlertStatus, CanonicalAlert, SourceTool
+
+from .normalise import label_fingerprint, product_of, severity_of, signal_of, text
+from .observation import Loose, Observation, canonical, num, when
+
+
+class AMAlert(Loose):
+    status: AlertStatus
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str | None = Field(None, min_length=1, max_length=256)
+
+
+class AMPayload(Loose):
+    version: Literal["4"]
+    alerts: list[AMAlert]
+    groupKey: str = ""
+    status: AlertStatus | None = None
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+
+
+
+def from_alertmanager(p: AMPayload, received_at: datetime, product_map: Mapping[str, str]) -> list[Observation]:
+    """One observation per entry of alerts[]."""
+    out = []
+    for a in p.alerts:
+        fp = a.fingerprint or label_fingerprint(a.labels)
+        build = functools.partial(_am_alert, a, fp, received_at, product_map)
+        out.append(Observation(fp, a.status, severity_of(a.labels.get("severity")), build))
+    return out
+
+
+def _am_alert(a: AMAlert, fp: str, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
+    labels, ann = a.labels, a.annotations
+    summary = ann.get("summary") or ann.get("message") or ann.get("description") or labels.get("alertname", "")
+    return canonical(
+        id="", fingerprint=fp,
+        product=product_of([labels.get("product"), labels.get("service"), labels.get("app")], product_map),
+        signal=signal_of(labels, summary, ann.get("description")), status=a.status,
+        severity=severity_of(labels.get("severity")), summary=text(summary or "(no summary)", 1024),
+        description=text(ann.get("description"), 16384), labels=labels, annotations=ann,
+        starts_at=when(a.startsAt) or received_at, ends_at=when(a.endsAt) if a.status == "resolved" else None,
+        source=SourceTool.ALERTMANAGER, source_url=a.generatorURL or None,
+        value=num(ann.get("value")), threshold=num(ann.get("threshold")),
+    )
