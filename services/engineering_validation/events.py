@@ -8,7 +8,7 @@ import asyncpg
 
 from shared.contracts import AlertValidated, ValidationEscalated, make_event
 from shared.contracts.incidents import _IncidentEvent
-from shared.outbox import enqueue
+from shared.outbox import enqueue, enqueue_rows, event_row
 from shared.topics import Topics
 
 SERVICE = "engineering-validation"
@@ -23,6 +23,13 @@ class Publisher:
         """An event on incidents.updates, keyed by incident id."""
         event = make_event(data, source=SOURCE, subject=data.incident_id, event_id=event_id)
         await enqueue(conn, self.topics.incidents_updates, event, key=data.incident_id)
+
+    async def incidents(self, conn: asyncpg.Connection, items: list[tuple[_IncidentEvent, str]]) -> None:
+        """Several events on incidents.updates at once, in order: (payload, event id) pairs."""
+        rows = [event_row(self.topics.incidents_updates,
+                          make_event(d, source=SOURCE, subject=d.incident_id, event_id=eid), d.incident_id)
+                for d, eid in items]
+        await enqueue_rows(conn, rows)
 
     async def validation(self, conn: asyncpg.Connection, data: AlertValidated | ValidationEscalated, *,
                          event_id: str) -> None:

@@ -40,16 +40,19 @@ async def open_incident(conn: Conn, pub: Publisher, *, id: str, title: str, prod
 
 async def attach(conn: Conn, pub: Publisher, incident_id: str, alerts: list[asyncpg.Record], actor: str,
                  now: datetime) -> None:
-    """Attach alerts to an incident (AlertAttached per fingerprint); cancels a pending auto-resolve."""
+    """Attach alerts to an incident (AlertAttached per fingerprint); a firing one cancels a pending auto-resolve."""
+    if not alerts:
+        return
     await inc.attach_alerts(conn, [a["fingerprint"] for a in alerts], incident_id)
-    for a in alerts:
-        await inc.add_timeline(conn, incident_id, now, "alert_attached", actor, fingerprint=a["fingerprint"],
-                               signal=a["signal"], summary=a["summary"])
-        data = AlertAttached(incident_id=incident_id, fingerprint=a["fingerprint"], signal=Signal(a["signal"]),
-                             summary=a["summary"])
-        await pub.incident(conn, data, event_id=deterministic_id("alert-attached", incident_id, a["fingerprint"],
-                                                                 a["fired_at"].isoformat()))
-    await store.cancel(conn, "auto_resolve", incident_id)
+    await inc.add_timeline_many(conn, incident_id, now, "alert_attached", actor, [
+        {"fingerprint": a["fingerprint"], "signal": a["signal"], "summary": a["summary"]} for a in alerts])
+    await pub.incidents(conn, [
+        (AlertAttached(incident_id=incident_id, fingerprint=a["fingerprint"], signal=Signal(a["signal"]),
+                       summary=a["summary"]),
+         deterministic_id("alert-attached", incident_id, a["fingerprint"], a["fired_at"].isoformat()))
+        for a in alerts])
+    if any(a["status"] == "firing" for a in alerts):
+        await store.cancel(conn, "auto_resolve", incident_id)
 
 
 async def change_severity(conn: Conn, pub: Publisher, row: asyncpg.Record, new: Severity, by: str,

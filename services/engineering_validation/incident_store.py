@@ -87,6 +87,13 @@ async def add_timeline(conn: Conn, incident_id: str, at: datetime, kind: str, ac
                        incident_id, at, kind, actor, orjson.dumps(detail, default=str).decode())
 
 
+async def add_timeline_many(conn: Conn, incident_id: str, at: datetime, kind: str, actor: str,
+                            details: list[dict[str, Any]]) -> None:
+    await conn.executemany(
+        "INSERT INTO timeline(incident_id, at, kind, actor, detail) VALUES ($1,$2,$3,$4,$5::jsonb)",
+        [(incident_id, at, kind, actor, orjson.dumps(d, default=str).decode()) for d in details])
+
+
 async def timeline(conn: Conn | asyncpg.Pool, incident_id: str) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT at, kind, actor, detail FROM timeline WHERE incident_id=$1 ORDER BY id",
                             incident_id)

@@ -27,7 +27,7 @@ from . import incident_ops as ops
 from . import incident_store as inc
 from . import store
 from .events import SERVICE, SOURCE
-from .service import Validation
+from .service import BatchWork, Validation
 
 log = structlog.get_logger(__name__)
 Item = tuple[ConsumerRecord, Envelope[Any]]
@@ -68,10 +68,12 @@ class Intake:
             good.sort(key=lambda item: self._order[item[0].topic])
             await store.lock_products(conn, [p for _, e in good if (p := await self._product(conn, e))])
             now = utcnow()
+            work = BatchWork()
             for r, e in good:
                 with structlog.contextvars.bound_contextvars(topic=r.topic, partition=r.partition, offset=r.offset,
                                                              event_id=e.id):
-                    await self._apply(conn, e, now)
+                    await self._apply(conn, e, now, work)
+            await self.v.finish(conn, work, now)  # policies once per product and batch, after all its changes
             await enqueue_rows(conn, outbox_rows(bad, service=SERVICE))
 
     async def _product(self, conn: asyncpg.Connection, e: Envelope[Any]) -> str | None:
@@ -85,10 +87,11 @@ class Intake:
         row = await inc.get(conn, d.incident_id)
         return row["product"] if row else None
 
-    async def _apply(self, conn: asyncpg.Connection, e: Envelope[Any], now: datetime) -> None:
+    async def _apply(self, conn: asyncpg.Connection, e: Envelope[Any], now: datetime, work: BatchWork) -> None:
+        """Apply one event; note in `work` the product whose candidates it may decide."""
         d = e.data
         if isinstance(d, AlertStateChanged):
-            await self.v.apply_alert(conn, d, now)
+            await self.v.apply_alert(conn, d, now, work)
         elif isinstance(d, TicketTriaged):
             t = d.ticket
             if not t.product:
@@ -96,8 +99,8 @@ class Intake:
             await store.record_ticket(conn, ticket_id=t.ticket_id, product=t.product, outcome=d.outcome.value,
                                       organization_id=t.organization_id, priority=t.priority,
                                       incident_id=d.incident_id, now=now)
-            await self.v.evaluate_product(conn, t.product, now)
+            work.touched.add(t.product)
         else:
             await ops.mirror(conn, e, self.v.s.owners, self.v.s.fallback_team, now)
             if isinstance(d, IncidentOpened):  # a candidate may have been waiting for it (mirror_grace_s)
-                await self.v.evaluate_product(conn, d.product, now)
+                work.touched.add(d.product)

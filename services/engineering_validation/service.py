@@ -7,6 +7,7 @@ and API calls of any instance see and change a product's candidates one at a tim
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -20,7 +21,7 @@ from shared.contracts import (
 from . import incident_ops as ops
 from . import incident_store as inc
 from . import store
-from .domain.incidents import auto_resolve_due, incident_id_for, match_incident, propose
+from .domain.incidents import IncidentView, auto_resolve_due, incident_id_for, match_incident, propose
 from .domain.model import CandidateView, Decision
 from .domain.policies import PolicyConfig, evaluate
 from .events import Publisher
@@ -38,6 +39,16 @@ def policy_config(s: Settings) -> PolicyConfig:
                         mirror_grace_s=s.mirror_grace_s)
 
 
+@dataclass
+class BatchWork:
+    """What a batch leaves to its end: products whose policies to run, alerts to announce per incident."""
+
+    touched: set[str] = field(default_factory=set)
+    attach: dict[str, list[str]] = field(default_factory=dict)
+    #: open incidents per product, read once: none opens before `finish` (incidents.updates is applied first)
+    open_incidents: dict[str, list[IncidentView]] = field(default_factory=dict)
+
+
 class Validation:
     """The candidate lifecycle; callers own the transaction and the product lock."""
 
@@ -49,30 +60,41 @@ class Validation:
     def team_for(self, product: str) -> str:
         return self.s.owners.get(product, self.s.fallback_team)
 
-    async def apply_alert(self, conn: Conn, event: AlertStateChanged, now: datetime) -> None:
-        """One alert state change: join/open a candidate, attach to an open incident, or update state."""
+    async def apply_alert(self, conn: Conn, event: AlertStateChanged, now: datetime, work: BatchWork) -> None:
+        """One alert state change: join/open a candidate, attach to an open incident, or update state.
+
+        The policies and the AlertAttached events are left to `finish`, once per batch.
+        """
         a = event.alert
+        work.touched.add(a.product)
         row = await store.get_alert(conn, a.fingerprint)
-        firing = a.status == AlertStatus.FIRING
-        if row is not None and await self._episode_active(conn, row):
+        if row is not None and row["live"]:
             await self._update_episode(conn, event, row, now)
             return
-        if not firing:
+        if a.status != AlertStatus.FIRING:
             return  # a resolution for an alert we never saw firing (or whose episode ended): nothing to decide
-        open_incident = match_incident(a.product, a.signal, await inc.open_for_product(conn, a.product))
+        if (incidents := work.open_incidents.get(a.product)) is None:
+            incidents = work.open_incidents[a.product] = await inc.open_for_product(conn, a.product)
+        open_incident = match_incident(a.product, a.signal, incidents)
         candidate_id = None
         if open_incident is None:
             since = now - timedelta(seconds=self.s.group_window_s)
             candidate_id = await store.find_pending_candidate(conn, a.product, a.signal.value, since)
             if candidate_id is None:
                 candidate_id = await self._new_candidate(conn, a.product, a.signal, a.summary, now)
+        else:
+            work.attach.setdefault(open_incident.id, []).append(a.fingerprint)
         await store.upsert_alert(conn, fingerprint=a.fingerprint, product=a.product, signal=a.signal.value,
                                  severity=a.severity.value, summary=a.summary, candidate_id=candidate_id,
-                                 incident_id=None, now=now)
-        if open_incident is not None:
-            await ops.attach(conn, self.pub, open_incident.id, [await store.get_alert(conn, a.fingerprint)],
-                             "policy:open_incident_match", now)
-        await self.evaluate_product(conn, a.product, now)
+                                 incident_id=open_incident.id if open_incident else None, now=now)
+
+    async def finish(self, conn: Conn, work: BatchWork, now: datetime) -> None:
+        """End of a batch: announce alerts attached to open incidents, then run the touched products' policies."""
+        for incident_id, fingerprints in work.attach.items():
+            alerts = await store.get_alerts(conn, list(dict.fromkeys(fingerprints)))
+            await ops.attach(conn, self.pub, incident_id, list(alerts), "policy:open_incident_match", now)
+        for product in sorted(work.touched):
+            await self.evaluate_product(conn, product, now)
 
     async def _update_episode(self, conn: Conn, event: AlertStateChanged, row: asyncpg.Record,
                               now: datetime) -> None:
@@ -86,7 +108,6 @@ class Validation:
             await store.cancel(conn, "auto_resolve", row["incident_id"])
             if event.change == AlertChange.SEVERITY_RAISED:  # not on a refire: an engineer may have lowered it
                 await self._raise_severity(conn, row["incident_id"], a.severity.value, now)
-        await self.evaluate_product(conn, a.product, now)
 
     async def _raise_severity(self, conn: Conn, incident_id: str, alert_severity: str, now: datetime) -> None:
         """An attached alert got worse: raise the incident's severity if the alert alone warrants more."""
@@ -94,17 +115,6 @@ class Validation:
         proposed = propose_severity(alert_severity=alert_severity)
         if row is not None and Severity(row["severity"]).rank > proposed.rank:
             await ops.change_severity(conn, self.pub, row, proposed, "policy:alert_severity_raised", now)
-
-    async def _episode_active(self, conn: Conn, row: asyncpg.Record) -> bool:
-        """The alert still belongs to a pending candidate or an open incident."""
-        if row["candidate_id"]:
-            cand = await store.get_candidate(conn, row["candidate_id"])
-            if cand is not None and cand["status"] == "pending":
-                return True
-        if row["incident_id"]:
-            incident = await inc.get(conn, row["incident_id"])
-            return incident is not None and incident["status"] != "resolved" and incident["merged_into"] is None
-        return False
 
     async def _new_candidate(self, conn: Conn, product: str, signal: Signal, summary: str, now: datetime) -> str:
         cid = "CAN-" + uuid.uuid4().hex[:12]

@@ -29,7 +29,16 @@ async def lock_products(conn: Conn, products: Iterable[str]) -> None:
 # -- alerts -------------------------------------------------------------------------------------------
 
 async def get_alert(conn: Conn, fingerprint: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM alerts WHERE fingerprint = $1", fingerprint)
+    """The alert, with whether its episode is still live (a pending candidate or an open incident)."""
+    return await conn.fetchrow(
+        "SELECT a.*, (c.status = 'pending' OR (i.status <> 'resolved' AND i.merged_into IS NULL)) IS TRUE AS live "
+        "FROM alerts a LEFT JOIN candidates c ON c.id = a.candidate_id LEFT JOIN incidents i ON i.id = a.incident_id "
+        "WHERE a.fingerprint = $1", fingerprint)
+
+
+async def get_alerts(conn: Conn, fingerprints: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM alerts WHERE fingerprint = ANY($1::text[]) ORDER BY fired_at",
+                            fingerprints)
 
 
 async def upsert_alert(conn: Conn, *, fingerprint: str, product: str, signal: str, severity: str, summary: str,

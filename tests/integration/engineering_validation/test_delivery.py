@@ -4,6 +4,7 @@ instances sharing the consumer group and the timers."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 from tests.support.kafka import unique
 from tests.support.waiting import eventually
@@ -47,9 +48,9 @@ async def test_failed_batch_is_redelivered_and_applied_once(make_stack, kafka):
         real = validation.apply_alert
         calls = {"n": 0}
 
-        async def flaky(conn, event, now):
+        async def flaky(conn, event, now, work):
             calls["n"] += 1
-            await real(conn, event, now)
+            await real(conn, event, now, work)
             if calls["n"] == 1:
                 raise ConnectionError("database went away mid-batch")  # after the effect: it must roll back
 
@@ -83,3 +84,25 @@ async def test_two_instances_make_one_decision_and_one_incident(make_stack, kafk
     validated_events = await kafka.read_json(stack.topics.alerts_validated, until=lambda es: len(es) >= 3)
     assert len(about(validated_events, product=storm, type_suffix="alert.validated.v1")) == 1
     assert len(about(validated_events, product=quiet, type_suffix="escalated.v1")) == 1
+
+
+async def test_alert_storm_one_candidate_per_problem_every_alert_attached_once(make_stack, kafka):
+    stack = await make_stack()
+    rng = random.Random(7)
+    products, signals = [product(), product()], ["latency", "error_rate", "saturation"]
+    n = 600
+    alerts = [(unique("fp"), rng.choice(products), rng.choice(signals), rng.choice(["critical", "warning"]))
+              for _ in range(n)]
+    async with running(stack, log_level="WARNING") as app:
+        await kafka.produce_many(stack.topics.alerts_state, [alert_event(fp, p, signal=s, severity=sev)
+                                                             for fp, p, s, sev in alerts],
+                                 key_fn=lambda i: alerts[i][0].encode())
+        events = await incident_events(kafka, stack, timeout=60, until=lambda es: len(
+            [e for e in es if e["type"].endswith("alert_attached.v1")]) >= n)
+        several = await app.pool.fetch("SELECT product, signal FROM validation.candidates GROUP BY 1, 2 "
+                                       "HAVING count(*) > 1")
+        assert several == []
+    attached = [e["data"]["fingerprint"] for e in events if e["type"].endswith("alert_attached.v1")]
+    assert sorted(attached) == sorted(fp for fp, *_ in alerts)  # each exactly once
+    opened = [(e["data"]["product"], e["data"]["signal"]) for e in events if e["type"].endswith("opened.v1")]
+    assert len(opened) == len(set(opened)) and opened
