@@ -4,14 +4,16 @@ checks API-token basic auth, records every request, and can be told to fail the 
     python -m tools.zendesk_standin --port 8090 [--email E --token T]
 
 Endpoints (Zendesk): PUT /api/v2/tickets/{id}.json, PUT /api/v2/tickets/update_many.json?ids=1,2,
-GET /api/v2/job_statuses/{id}.json. Control (stand-in only): GET /_requests, GET /_tickets/{id}/comments,
-GET /_comments, POST /_fail {"status": 429|500|..., "count": N, "retry_after": s}, POST /_reset.
+GET /api/v2/job_statuses/{id}.json, GET /api/v2/tickets/{id}/comments.json. Control (stand-in only): GET /_requests, GET /_tickets/{id}/comments,
+GET /_comments, POST /_fail {"status": 429|500|..., "count": N, "retry_after": s}, POST /_delay {"seconds": s, "count": N}
+(apply, then answer late), POST /_reset.
 In tests: `async with ZendeskStandIn(...).serve() as url:` and read `.comments` / `.requests` directly.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import itertools
 import time
@@ -37,6 +39,7 @@ class ZendeskStandIn:
         self.comments: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.jobs: dict[str, dict[str, Any]] = {}
         self._failures: list[tuple[int, float | None]] = []
+        self._delays: list[float] = []
         self._ids = itertools.count(1)
         self.app = self._build()
 
@@ -46,11 +49,20 @@ class ZendeskStandIn:
         """Answer the next `count` API requests with `status` (429 carries Retry-After)."""
         self._failures += [(status, retry_after)] * count
 
+    def delay_next(self, seconds: float, count: int = 1) -> None:
+        """Apply the next `count` updates, then answer only after `seconds` (the client times out: a lost answer)."""
+        self._delays += [seconds] * count
+
+    async def _maybe_delay(self) -> None:
+        if self._delays:
+            await asyncio.sleep(self._delays.pop(0))
+
     def reset(self) -> None:
         self.requests.clear()
         self.comments.clear()
         self.jobs.clear()
         self._failures.clear()
+        self._delays.clear()
 
     def bodies(self, ticket_id: str) -> list[str]:
         return [c["body"] for c in self.comments.get(str(ticket_id), [])]
@@ -96,6 +108,7 @@ class ZendeskStandIn:
             self.jobs[job_id] = {"id": job_id, "status": "queued", "polls": 0, "total": len(ticket_ids),
                                  "results": [{"id": int(t) if t.isdigit() else t, "action": "update",
                                               "status": "Updated", "success": True} for t in ticket_ids]}
+            await self._maybe_delay()
             return JSONResponse({"job_status": self._job_view(job_id)})
 
         @app.get("/api/v2/job_statuses/{job_id}.json")
@@ -115,8 +128,19 @@ class ZendeskStandIn:
                 return fail
             comment = (await request.json()).get("ticket", {}).get("comment", {})
             self._add_comment(ticket_id, comment, via="api")
+            await self._maybe_delay()
             return JSONResponse({"ticket": {"id": int(ticket_id) if ticket_id.isdigit() else ticket_id,
                                             "status": "open"}, "audit": {"events": [{"type": "Comment"}]}})
+
+        @app.get("/api/v2/tickets/{ticket_id}/comments.json")
+        async def list_comments(ticket_id: str, request: Request, sort_order: str = "asc") -> JSONResponse:
+            if (fail := await self._gate(request)) is not None:
+                return fail
+            items = [{"id": i + 1, "type": "Comment", "body": c["body"], "plain_body": c["body"],
+                      "public": c["public"], "created_at": c["at"]} for i, c in enumerate(self.comments[ticket_id])]
+            if sort_order == "desc":
+                items.reverse()
+            return JSONResponse({"comments": items[:100], "count": len(items), "next_page": None})
 
         @app.get("/_requests")
         async def requests() -> list[dict[str, Any]]:
@@ -134,6 +158,11 @@ class ZendeskStandIn:
         async def fail(spec: dict[str, Any]) -> dict[str, int]:
             self.fail_next(int(spec.get("status", 500)), int(spec.get("count", 1)), spec.get("retry_after"))
             return {"queued_failures": len(self._failures)}
+
+        @app.post("/_delay")
+        async def delay(spec: dict[str, Any]) -> dict[str, int]:
+            self.delay_next(float(spec.get("seconds", 5)), int(spec.get("count", 1)))
+            return {"queued_delays": len(self._delays)}
 
         @app.post("/_reset")
         async def reset() -> dict[str, str]:

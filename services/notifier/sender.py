@@ -2,7 +2,8 @@
 
 Each pass claims due deliveries of its target (FOR UPDATE SKIP LOCKED, with a lease, committed before any
 request), sends them, and records the outcome. A failing or slow target only delays its own queue. A pass
-in progress finishes even when the service stops, so a graceful stop never leaves a delivery half-sent.
+in progress finishes even when the service stops, so a graceful stop never leaves a delivery half-sent; after
+a hard crash the lease runs out and the delivery is retried, a Zendesk comment only after checking the ticket.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from . import store
+from .store import Result
 from .domain.retry import Outcome, next_step
 from .settings import Settings
 from .webhooks import WebhookClient
@@ -28,7 +30,6 @@ DELIVERIES = Counter("notifier_deliveries_total", "Delivery attempts by outcome"
 DEAD = Counter("notifier_dead_deliveries_total", "Deliveries given up on (dead)", ["channel", "target"])
 SEND_SECONDS = Histogram("notifier_send_seconds", "Time of one sender pass", ["channel"])
 
-Result = tuple[int, str, float, str | None, str | None, int]
 
 
 class Sender:
@@ -40,6 +41,7 @@ class Sender:
         self.zendesk = zendesk
         self.webhooks = webhooks
         self._rnd = random.Random()
+        self._running = 0
 
     def targets(self) -> dict[str, Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]]:
         """Every work queue and the function that sends one claimed batch of it."""
@@ -53,16 +55,29 @@ class Sender:
     async def run(self, target: str) -> None:
         """Serve one target's queue until cancelled."""
         send = self.targets()[target]
-        while True:
-            busy = await self.pass_once(target, send)
-            if not busy:
-                await asyncio.sleep(self.s.sender_poll_interval_s)
+        self._running += 1
+        try:
+            while True:
+                busy = await self.pass_once(target, send)
+                if not busy:
+                    await asyncio.sleep(self.s.sender_poll_interval_s)
+        except asyncio.CancelledError:
+            self._running -= 1
+            if self._running == 0:  # the service stops: the last sender closes the shared HTTP clients
+                await self.zendesk.close()
+                await self.webhooks.close()
+            raise
+        except Exception:
+            self._running -= 1  # restarted by the runtime, clients stay open
+            raise
 
     async def pass_once(self, target: str, send: Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]) -> bool:
         """Claim, send and record one batch; True if there was work."""
         async with self.pool.acquire() as conn, conn.transaction():
-            if expired := await store.expire_interrupted(conn, target):
-                DEAD.labels(target.split(":")[0], target).inc(expired)
+            retried, dead = await store.expire_interrupted(conn, target, self.s.max_attempts)
+            if retried or dead:
+                log.warning("interrupted deliveries recovered", target=target, retried=retried, dead=dead)
+                DEAD.labels(target.split(":")[0], target).inc(dead)
             rows = await store.claim(conn, target, self._claim_size(target), self.s.send_lease_s, self.instance)
         if not rows:
             return False
@@ -82,7 +97,7 @@ class Sender:
             results = await send(rows)
         async with self.pool.acquire() as conn:
             await store.finish(conn, results)
-        for _, status, _, err, _, refund in results:
+        for _, status, _, err, _, refund, _ in results:
             if refund:
                 continue
             DELIVERIES.labels(channel, status).inc()
@@ -100,16 +115,19 @@ class Sender:
     def _result(self, row: asyncpg.Record, outcome: Outcome) -> Result:
         status, delay = next_step(outcome, row["attempts"], max_attempts=self.s.max_attempts,
                                   base_s=self.s.backoff_base_s, max_s=self.s.backoff_max_s, rnd=self._rnd)
-        return (row["id"], status, delay, outcome.error or None, outcome.ref, 0)
+        return (row["id"], status, delay, outcome.error or None, outcome.ref, 0, outcome.uncertain)
 
     # --- Zendesk ------------------------------------------------------------------------------------------
 
     async def _zendesk(self, rows: list[asyncpg.Record]) -> list[Result]:
         """Same comment to many tickets: update_many jobs of up to 100; the rest one by one."""
         by_body: dict[str, list[asyncpg.Record]] = defaultdict(list)
-        for r in rows:
-            by_body[r["body"]].append(r)
         results: list[Result] = []
+        for r in rows:
+            if r["verify_first"]:  # an earlier attempt may have landed: check the ticket, then comment
+                results.append(self._result(r, await self.zendesk.verified_comment(r["ticket_id"], r["body"])))
+            else:
+                by_body[r["body"]].append(r)
         for body, group in by_body.items():
             if len(group) >= self.s.zendesk_bulk_min:
                 size = self.s.zendesk_bulk_size
@@ -137,7 +155,7 @@ class Sender:
                 if not outcome.ok and outcome.retryable:
                     # the target is failing: put the rest back untouched (no attempt spent) after the same pause
                     delay = results[-1][2]
-                    results += [(x["id"], "pending", delay, None, None, 1) for x in rows[i + 1:]]
+                    results += [(x["id"], "pending", delay, None, None, 1, False) for x in rows[i + 1:]]
                     break
             return results
         return send

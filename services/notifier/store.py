@@ -16,6 +16,10 @@ from .domain.incidents import Incident
 _INC_COLS = "incident_id, product, title, team, severity, status, latest_update, merged_into, resolved"
 
 
+#: A recorded outcome: (id, status, delay_s, error, external_ref, attempts_refund, verify_first).
+Result = tuple[int, str, float, str | None, str | None, int, bool]
+
+
 @dataclass(frozen=True)
 class NewDelivery:
     """A delivery to record before anything is sent; `key` is its idempotency key."""
@@ -143,35 +147,39 @@ async def claim(conn: asyncpg.Connection, target: str, limit: int, lease_s: floa
         "claimed_until=now() + make_interval(secs => $3), claimed_by=$4, updated_at=now() "
         "WHERE d.id IN (SELECT id FROM deliveries WHERE target=$1 AND status='pending' AND next_attempt_at<=now() "
         "ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) "
-        "RETURNING d.id, d.idempotency_key, d.kind, d.incident_id, d.ticket_id, d.body, d.payload, d.attempts",
+        "RETURNING d.id, d.idempotency_key, d.kind, d.incident_id, d.ticket_id, d.body, d.payload, d.attempts, "
+        "d.verify_first",
         target, limit, lease_s, who)
     return sorted(rows, key=lambda r: r["id"])  # UPDATE ... RETURNING does not keep the subquery's order
 
 
-async def finish(conn: asyncpg.Connection, results: Sequence[tuple[int, str, float, str | None, str | None, int]]
-                 ) -> None:
-    """Record outcomes: (id, status, delay_s, error, external_ref, attempts_refund)."""
+async def finish(conn: asyncpg.Connection, results: Sequence[Result]) -> None:
+    """Record outcomes: (id, status, delay_s, error, external_ref, attempts_refund, verify_first)."""
     if not results:
         return
-    ids, statuses, delays, errors, refs, refunds = (list(c) for c in zip(*results, strict=True))
+    ids, statuses, delays, errors, refs, refunds, verify = (list(c) for c in zip(*results, strict=True))
     await conn.execute(
         "UPDATE deliveries d SET status=x.s, next_attempt_at=now() + make_interval(secs => x.delay), "
         "last_error=COALESCE(x.err, d.last_error), external_ref=COALESCE(x.ref, d.external_ref), "
-        "attempts=d.attempts - x.refund, claimed_until=NULL, updated_at=now(), "
+        "attempts=d.attempts - x.refund, claimed_until=NULL, updated_at=now(), verify_first=d.verify_first OR x.v, "
         "sent_at=CASE WHEN x.s='sent' THEN now() ELSE d.sent_at END "
-        "FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::int[]) "
-        "AS x(id, s, delay, err, ref, refund) WHERE d.id = x.id AND d.status = 'sending'",
-        ids, statuses, delays, errors, refs, refunds)
+        "FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::int[], $7::bool[]) "
+        "AS x(id, s, delay, err, ref, refund, v) WHERE d.id = x.id AND d.status = 'sending'",
+        ids, statuses, delays, errors, refs, refunds, verify)
 
 
-async def expire_interrupted(conn: asyncpg.Connection, target: str) -> int:
-    """Deliveries whose sender died mid-send: the outcome is unknown, and resending could comment twice,
-    so they are marked dead (visible in the API) rather than retried: at most once wins."""
+async def expire_interrupted(conn: asyncpg.Connection, target: str, max_attempts: int) -> tuple[int, int]:
+    """Deliveries whose sender died mid-request (lease run out): the outcome is unknown. They are retried, a
+    Zendesk comment only after checking the ticket (verify_first), a webhook with the same webhook-id (its
+    receiver de-duplicates); past max_attempts they are dead. Returns (retried, dead)."""
     rows = await conn.fetch(
-        "UPDATE deliveries SET status='dead', claimed_until=NULL, updated_at=now(), "
-        "last_error='interrupted while sending; outcome unknown, not resent (at most once)' "
-        "WHERE target=$1 AND status='sending' AND claimed_until < now() RETURNING id", target)
-    return len(rows)
+        "UPDATE deliveries SET claimed_until=NULL, updated_at=now(), next_attempt_at=now(), "
+        "status = CASE WHEN attempts >= $2 THEN 'dead' ELSE 'pending' END, "
+        "verify_first = verify_first OR channel = 'zendesk', "
+        "last_error='interrupted while sending (sender stopped mid-request); outcome unknown' "
+        "WHERE target=$1 AND status='sending' AND claimed_until < now() RETURNING status", target, max_attempts)
+    dead = sum(r["status"] == "dead" for r in rows)
+    return len(rows) - dead, dead
 
 
 # --- delivery log ----------------------------------------------------------------------------------------

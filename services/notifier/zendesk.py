@@ -59,12 +59,13 @@ class ZendeskClient:
         await self.limiter.wait()
         try:
             resp = await self._http.request(method, url, **kw)  # type: ignore[arg-type]
-        except httpx.TimeoutException as exc:
-            REQUESTS.labels(endpoint, "timeout").inc()
-            return Outcome(False, f"timeout: {type(exc).__name__}")
+        except (httpx.ConnectTimeout, httpx.ConnectError, httpx.PoolTimeout) as exc:
+            REQUESTS.labels(endpoint, "error").inc()  # nothing reached Zendesk: safe to resend
+            return Outcome(False, f"connect: {type(exc).__name__}")
         except httpx.HTTPError as exc:
-            REQUESTS.labels(endpoint, "error").inc()
-            return Outcome(False, f"transport: {type(exc).__name__}: {exc}")
+            # sent but no answer: Zendesk may have applied it, so the retry checks the ticket first
+            REQUESTS.labels(endpoint, "timeout" if isinstance(exc, httpx.TimeoutException) else "error").inc()
+            return Outcome(False, f"no answer: {type(exc).__name__}", uncertain=method != "GET")
         REQUESTS.labels(endpoint, str(resp.status_code)).inc()
         if resp.status_code == 429:
             after = _retry_after(resp) or 60.0
@@ -85,6 +86,25 @@ class ZendeskClient:
         res = await self._request("ticket", "PUT", f"/api/v2/tickets/{ticket_id}.json", json=self._comment(body))
         return res if isinstance(res, Outcome) else Outcome(True, ref=str(res.status_code))
 
+    async def has_comment(self, ticket_id: str, body: str) -> bool | Outcome:
+        """Whether the ticket's most recent comments include `body` (to verify an uncertain earlier attempt)."""
+        res = await self._request("comments", "GET", f"/api/v2/tickets/{ticket_id}/comments.json",
+                                  params={"sort_order": "desc", "per_page": "100"})
+        if isinstance(res, Outcome):
+            return res
+        want = body.strip()
+        return any(want in ((c.get("body") or "").strip(), (c.get("plain_body") or "").strip())
+                   for c in res.json().get("comments", []))
+
+    async def verified_comment(self, ticket_id: str, body: str) -> Outcome:
+        """Comment unless an earlier, uncertain attempt already did (checked on the ticket first)."""
+        found = await self.has_comment(ticket_id, body)
+        if isinstance(found, Outcome):
+            return found
+        if found:
+            return Outcome(True, ref="verified")
+        return await self.comment(ticket_id, body)
+
     async def bulk_comment(self, ticket_ids: list[str], body: str) -> dict[str, Outcome] | Outcome:
         """One update_many job (<= 100 tickets) followed to completion: an outcome per ticket, or one outcome
         for the whole job when it could not be submitted (nothing was applied then)."""
@@ -97,8 +117,8 @@ class ZendeskClient:
         deadline = time.monotonic() + self._job_timeout
         while job.get("status") not in ("completed", "failed", "killed"):
             if time.monotonic() > deadline:
-                # the job may still apply: report unknown rather than risk a second comment
-                return {t: Outcome(False, f"job {job_id} not finished in time", retryable=False, ref=job_id)
+                # the job may still apply: the retry checks each ticket before commenting again
+                return {t: Outcome(False, f"job {job_id} not finished in time", ref=job_id, uncertain=True)
                         for t in ticket_ids}
             await asyncio.sleep(self._job_poll)
             polled = await self._request("job_status", "GET", f"/api/v2/job_statuses/{job_id}.json")
@@ -118,7 +138,7 @@ class ZendeskClient:
                 out[t] = Outcome(False, f"job {job_id}: {r.get('error') or r.get('details') or r}", retryable=True,
                                  ref=job_id)
             else:
-                # no per-ticket result: if the job failed as a whole nothing was applied, so retrying is safe
+                # no per-ticket result: whether it was applied is unknown, so the retry checks the ticket first
                 out[t] = Outcome(False, f"job {job_id} {job.get('status')}: {job.get('message', '')}",
-                                 retryable=job.get("status") in ("failed", "killed"), ref=job_id)
+                                 ref=job_id, uncertain=True)
         return out

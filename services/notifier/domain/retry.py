@@ -15,6 +15,7 @@ class Outcome:
     retryable: bool = True
     retry_after: float | None = None
     ref: str | None = None
+    uncertain: bool = False  # the request may have taken effect (e.g. read timeout): verify before resending
 
 
 def classify_status(status: int) -> tuple[bool, bool]:

@@ -98,6 +98,6 @@ def test_zendesk_job_results_per_ticket():
                                               {"id": 2, "success": False, "error": "TicketLocked"}]}
     out = ZendeskClient._job_results(job, "j1", ["1", "2", "3"])
     assert out["1"].ok and not out["2"].ok and out["2"].retryable and "TicketLocked" in out["2"].error
-    assert not out["3"].ok and not out["3"].retryable  # completed without a result: unknown, not resent
+    assert not out["3"].ok and out["3"].uncertain  # completed without a result: checked before resending
     failed = ZendeskClient._job_results({"status": "failed", "message": "boom"}, "j2", ["1"])
-    assert failed["1"].retryable
+    assert failed["1"].retryable and failed["1"].uncertain
