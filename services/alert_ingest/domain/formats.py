@@ -20,7 +20,14 @@ from .observation import BadInput, Observation
 from .pagerduty import PDEvent, PDPayload, from_pagerduty, pagerduty_dedup_key
 
 __all__ = ["AMAlert", "AMPayload", "BadInput", "NativeAlert", "Observation", "PDEvent", "PDPayload", "decode",
-           "describe", "detect", "pagerduty_dedup_key", "parse"]
+           "describe", "detect", "pagerduty_dedup_key", "parse", "validate"]
+
+# Storms repeat the very same bytes (Alertmanager's repeat_interval, agents re-sending an event): validated
+# input models are kept by their bytes, so a repeat skips validation. Validation depends on the bytes only
+# and the models are never modified; the receive time is applied afresh to every record.
+_SEEN: dict[bytes, BaseModel] = {}
+_SEEN_MAX_ENTRIES = 8192
+_SEEN_MAX_BYTES = 16 * 1024
 
 _MODELS: dict[SourceTool, type[BaseModel]] = {
     SourceTool.ALERTMANAGER: AMPayload, SourceTool.PAGERDUTY: PDEvent, SourceTool.NATIVE: NativeAlert}
@@ -57,20 +64,31 @@ def decode(raw: bytes | None, *, max_bytes: int) -> Any:
 def parse(raw: bytes | None, *, received_at: datetime, product_map: Mapping[str, str],
           max_bytes: int = 1024 * 1024) -> tuple[SourceTool, list[Observation]]:
     """Decode, detect and normalise one raw record."""
-    model = _fast_validate(raw, max_bytes)
-    if model is None:  # the careful path: says exactly what is wrong, or validates what the fast one could not
-        doc = decode(raw, max_bytes=max_bytes)
-        tool = detect(doc)
-        cls = _MODELS[tool]
-        try:
-            model = cls.model_validate(doc)
-        except ValidationError as exc:
-            raise BadInput("schema_violation", f"{tool.value}: {describe(exc)}") from None
+    model = _SEEN.get(raw) if raw is not None and len(raw) <= _SEEN_MAX_BYTES else None
+    if model is None:
+        model = validate(raw, max_bytes=max_bytes)
+        if raw is not None and len(raw) <= _SEEN_MAX_BYTES:
+            if len(_SEEN) >= _SEEN_MAX_ENTRIES:
+                _SEEN.clear()  # crude but bounded; a storm refills it with its repeats at once
+            _SEEN[raw] = model
     if isinstance(model, AMPayload):
         return SourceTool.ALERTMANAGER, from_alertmanager(model, received_at, product_map)
     if isinstance(model, PDEvent):
         return SourceTool.PAGERDUTY, [from_pagerduty(model, received_at, product_map)]
     return SourceTool.NATIVE, [from_native(model, received_at, product_map)]
+
+
+def validate(raw: bytes | None, *, max_bytes: int) -> BaseModel:
+    """The input model of one record (fast path first), or BadInput."""
+    model = _fast_validate(raw, max_bytes)
+    if model is None:  # the careful path: says exactly what is wrong, or validates what the fast one could not
+        doc = decode(raw, max_bytes=max_bytes)
+        tool = detect(doc)
+        try:
+            model = _MODELS[tool].model_validate(doc)
+        except ValidationError as exc:
+            raise BadInput("schema_violation", f"{tool.value}: {describe(exc)}") from None
+    return model
 
 
 def _fast_validate(raw: bytes | None, max_bytes: int) -> BaseModel | None:

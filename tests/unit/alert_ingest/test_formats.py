@@ -149,3 +149,14 @@ def test_escaped_keys_take_the_careful_path():
     raw = b'{"st\\u0061tus": "firing", "summary": "x"}'
     assert _fast_validate(raw, 1 << 20) is None
     assert _parse(raw)[0] is SourceTool.NATIVE
+
+
+def test_repeated_bytes_reuse_validation_but_not_the_receive_time():
+    raw = orjson.dumps({"status": "firing", "summary": "Guide search slow", "product": "Guide"})
+    later = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+    _, [first] = parse(raw, received_at=NOW, product_map=PRODUCTS)
+    _, [second] = parse(raw, received_at=later, product_map=PRODUCTS)
+    assert first.alert.starts_at == NOW and second.alert.starts_at == later
+    assert first.fingerprint == second.fingerprint
+    with pytest.raises(BadInput):  # bad bytes are never remembered as good
+        parse(b'{"status": "firing", "summary": ""}', received_at=NOW, product_map=PRODUCTS)
