@@ -108,6 +108,15 @@ def router() -> APIRouter:
             team = principal.team
         return await store.list_candidates(request.app.state.pool, status=status, team=team)
 
+    @r.get("/validations/{candidate_id}", summary="One candidate with its alerts")
+    async def get_validation(candidate_id: str, request: Request, principal: Principal = auth) -> dict[str, Any]:
+        pool = request.app.state.pool
+        row = await store.get_candidate(pool, candidate_id)
+        if row is None:
+            raise NotFound(f"no candidate {candidate_id}")
+        alerts = await pool.fetch("SELECT * FROM alerts WHERE candidate_id=$1 ORDER BY fired_at", candidate_id)
+        return {**dict(row), "alerts": [dict(a) for a in alerts]}
+
     @r.post("/validations/{candidate_id}/confirm", summary="Confirm a pending candidate (opens or joins an incident)")
     async def confirm(candidate_id: str, request: Request, body: ConfirmBody | None = None,
                       principal: Principal = auth) -> dict[str, Any]:

@@ -198,3 +198,9 @@ async def claim_timer(conn: Conn, kind: str, subject: str, now: datetime) -> boo
         return False
     await cancel(conn, kind, subject)
     return True
+
+
+async def prune(pool: asyncpg.Pool, now: datetime, *, ticket_window_s: float) -> None:
+    """Drop evidence no policy can use any more: tickets older than the window, silences ended a day ago."""
+    await pool.execute("DELETE FROM ticket_evidence WHERE received_at < $1", now - timedelta(seconds=ticket_window_s))
+    await pool.execute("DELETE FROM silences WHERE ends_at < $1", now - timedelta(days=1))

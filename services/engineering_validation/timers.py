@@ -20,6 +20,7 @@ from .metrics import TIMERS_FIRED
 from .service import Validation
 
 log = structlog.get_logger(__name__)
+PRUNE_EVERY_S = 60.0
 
 
 
@@ -30,10 +31,15 @@ class TimerRunner:
         self.interval = interval_s
 
     async def run(self) -> None:
-        """Fire due timers until cancelled; a failed pass is retried on the next tick."""
+        """Fire due timers until cancelled; a failed pass is retried on the next tick. Prunes once a minute."""
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
         while True:
             try:
                 fired = await self.fire_due()
+                if loop.time() >= next_prune:
+                    next_prune = loop.time() + PRUNE_EVERY_S
+                    await store.prune(self.runtime.pool, utcnow(), ticket_window_s=self.v.s.ticket_window_s)
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("timer pass failed; retrying", error=repr(exc))
                 fired = 0

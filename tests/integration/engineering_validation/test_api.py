@@ -50,6 +50,8 @@ async def test_engineer_confirms_with_severity_and_title(app, stack, kafka, head
     await send_alert(kafka, stack, fp, p, severity="critical")
     cand = await pending_candidate(app, headers, p)
     assert cand["team"] == TEAM and cand["fingerprints"] == [fp]
+    one = (await app.client.get(f"/v1/validations/{cand['id']}", headers=headers)).json()
+    assert [a["fingerprint"] for a in one["alerts"]] == [fp] and one["status"] == "pending"
     other = await token(app, "talk-eng")
     r = await app.client.post(f"/v1/validations/{cand['id']}/confirm", json={}, headers=other)
     assert r.status_code == 403
@@ -179,3 +181,21 @@ async def test_a_dismissed_alert_is_no_multi_signal_evidence(make_stack, kafka):
         second = await eventually(lambda: app.pool.fetchrow(
             "SELECT * FROM validation.candidates WHERE product=$1 AND signal='latency'", p), what="second candidate")
         assert second["status"] == "pending"  # the noisy saturation alert, still firing, does not confirm it
+
+
+async def test_old_evidence_and_ended_silences_are_pruned(app):
+    from datetime import UTC, datetime, timedelta
+
+    from services.engineering_validation import store
+
+    now = datetime.now(UTC)
+    p = product()
+    await app.pool.execute("INSERT INTO validation.ticket_evidence(ticket_id, product, outcome, received_at) "
+                           "VALUES ($1, $2, 'linked', $3), ($4, $2, 'linked', $5)",
+                           unique("T"), p, now - timedelta(hours=2), unique("T"), now)
+    await app.pool.execute("INSERT INTO validation.silences(id, product, mode, starts_at, ends_at) "
+                           "VALUES ($1, $2, 'hold', $3, $4)", unique("SIL-"), p, now - timedelta(days=3),
+                           now - timedelta(days=2))
+    await store.prune(app.pool, now, ticket_window_s=1800)
+    assert await app.pool.fetchval("SELECT count(*) FROM validation.ticket_evidence WHERE product=$1", p) == 1
+    assert await app.pool.fetchval("SELECT count(*) FROM validation.silences WHERE product=$1", p) == 0
