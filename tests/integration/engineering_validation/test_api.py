@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+
+from services.engineering_validation import store
 
 from tests.support.kafka import unique
 from tests.support.waiting import eventually
@@ -184,10 +188,6 @@ async def test_a_dismissed_alert_is_no_multi_signal_evidence(make_stack, kafka):
 
 
 async def test_old_evidence_and_ended_silences_are_pruned(app):
-    from datetime import UTC, datetime, timedelta
-
-    from services.engineering_validation import store
-
     now = datetime.now(UTC)
     p = product()
     await app.pool.execute("INSERT INTO validation.ticket_evidence(ticket_id, product, outcome, received_at) "
