@@ -63,7 +63,7 @@ class TriageService:
         self.emit.triaged(tx, t, n, outcome=outcome, incident_id=incident_id, reason=reason, score=score,
                           features=features or {}, decided_by=decided_by, override=override)
         self.emit.linked(tx, incident_id, t, link_reason, times)
-        await store.append_incident_text(tx.conn, incident_id, t.subject)
+        await store.append_ticket_text(tx.conn, incident_id, t.subject)
         DECISIONS.labels(outcome.value, link_reason).inc()
         return True
 

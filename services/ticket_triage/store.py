@@ -93,9 +93,10 @@ async def late_link_candidates(conn: asyncpg.Connection, since: Any) -> list[Tic
 
 
 async def open_incidents(conn: asyncpg.Connection) -> list[IncidentView]:
-    rows = await conn.fetch("SELECT incident_id, product, title, text, opened_at FROM incidents "
+    rows = await conn.fetch("SELECT incident_id, product, title, text, ticket_text, opened_at FROM incidents "
                             "WHERE status = 'open' ORDER BY opened_at, incident_id")
-    return [IncidentView(r["incident_id"], r["product"], r["title"], r["opened_at"], r["text"]) for r in rows]
+    return [IncidentView(r["incident_id"], r["product"], r["title"], r["opened_at"], r["text"], r["ticket_text"])
+            for r in rows]
 
 
 async def get_incident(conn: asyncpg.Connection, incident_id: str) -> asyncpg.Record | None:
@@ -112,9 +113,15 @@ async def insert_incident(conn: asyncpg.Connection, *, incident_id: str, product
 
 
 async def append_incident_text(conn: asyncpg.Connection, incident_id: str, text: str) -> None:
-    """Grow the incident's match text (alert summaries, linked ticket subjects), bounded."""
+    """Grow the incident's own text (alert summaries), bounded."""
     await conn.execute("UPDATE incidents SET text = right(text || ' ' || $2, 8000), updated_at = now() "
                        "WHERE incident_id = $1", incident_id, text)
+
+
+async def append_ticket_text(conn: asyncpg.Connection, incident_id: str, text: str) -> None:
+    """Grow the text of the incident's linked tickets (similarity only), bounded."""
+    await conn.execute("UPDATE incidents SET ticket_text = right(ticket_text || ' ' || $2, 8000), "
+                       "updated_at = now() WHERE incident_id = $1", incident_id, text)
 
 
 async def close_incident(conn: asyncpg.Connection, incident_id: str, *, status: str,

@@ -85,7 +85,8 @@ class IncidentView:
     product: str
     title: str
     opened_at: datetime
-    text: str = ""  # summary, alert summaries, linked tickets' subjects
+    text: str = ""  # its own words: summary, signal, alert summaries
+    ticket_text: str = ""  # subjects of the tickets linked to it (similarity only)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ def match_incidents(ticket: Ticket, incidents: list[IncidentView], *, lookback_s
     candidates = [i for i in incidents if ticket.product is None or i.product == ticket.product]
     if not candidates:
         return []
-    texts = {i.incident_id: f"{i.title} {i.title} {i.text}" for i in candidates}
-    docs = {k: tokens(v) for k, v in texts.items()}
+    texts = {i.incident_id: f"{i.title} {i.text}" for i in candidates}  # components and symptoms: its own words
+    docs = {i.incident_id: tokens(f"{i.title} {i.title} {i.text} {i.ticket_text}") for i in candidates}
     ticket_toks = tokens(ticket.text)
     t_comp, t_symp = components(ticket.text), symptoms(ticket.text)
     corpus = Corpus([*docs.values(), ticket_toks])

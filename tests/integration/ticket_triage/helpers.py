@@ -40,9 +40,9 @@ def zendesk(subject: str, description: str, *, priority: str = "HIGH", tags: lis
                        "created_at": now, "via": {"channel": "WEB"}}}
 
 
-def incident_opened(incident_id: str, product: str, title: str, summary: str = "") -> bytes:
+def incident_opened(incident_id: str, product: str, title: str, summary: str = "", signal: str | None = None) -> bytes:
     data = IncidentOpened(incident_id=incident_id, title=title, product=product, severity=Severity.SEV2,
-                          opened_from="alerts", summary=summary)
+                          opened_from="alerts", summary=summary, signal=signal)
     return encode(make_event(data, source="/services/engineering-validation", subject=incident_id))
 
 
