@@ -85,7 +85,8 @@ def send_alert(
             asyncio.run(_produce(s, Topics(s.kafka.topic_prefix).alerts_raw, payload, None))
             typer.echo("sent to alerts.raw")
         else:
-            path = "/v2/enqueue" if "event_action" in payload else "/v1/alerts/alertmanager"
+            path = ("/v2/enqueue" if "event_action" in payload
+                    else "/v1/alerts/alertmanager" if "alerts" in payload else "/v1/alerts")
             headers = {}
             if "event_action" not in payload and s.alert_receiver_token is None and s.token is not None:
                 headers["Authorization"] = f"Bearer {s.token.get_secret_value()}"  # API tokens work too
