@@ -141,8 +141,8 @@ class Commands:
                       starts_at: datetime | None, ends_at: datetime, reason: str) -> Silence:
         """Declare a maintenance window or silence, and apply it to the product's pending candidates at once."""
         _may(principal, self.v.team_for(product))
-        s = Silence("SIL-" + uuid.uuid4().hex[:12], product, signal, mode, starts_at or utcnow(), ends_at,  # type: ignore[arg-type]
-                    reason)
+        s = Silence("SIL-" + uuid.uuid4().hex[:12], product, signal, mode,  # type: ignore[arg-type]
+                    starts_at or utcnow(), ends_at, reason)
         async with self._tx([product]) as (conn, now):
             await store.add_silence(conn, s, principal.name)
             await self.v.evaluate_product(conn, product, now)

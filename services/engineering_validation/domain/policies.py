@@ -51,8 +51,8 @@ def evaluate(c: CandidateView, ev: Evidence, now: datetime, cfg: PolicyConfig) -
             grace_end = ev.awaiting_incident_since + timedelta(seconds=cfg.mirror_grace_s)
             if now < grace_end:
                 return Verdict(wake_at=min(grace_end, wake_at or grace_end))
-        return Verdict(Decision("confirmed", "ticket_corroboration",
-                                f"{ev.corroborating_tickets} customer ticket(s) triaged as an incident for {c.product}"))
+        return Verdict(Decision("confirmed", "ticket_corroboration", f"{ev.corroborating_tickets} customer "
+                                f"ticket(s) triaged as an incident for {c.product}"))
     if firing and cfg.ticket_min > 0 and ev.tickets >= cfg.ticket_min:
         return Verdict(Decision("confirmed", "ticket_corroboration",
                                 f"{ev.tickets} customer tickets triaged for {c.product}"))

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.engineering_validation import store
-
 from tests.support.kafka import unique
 from tests.support.waiting import eventually
 
-from .support import about, incident_events, product, running, send_alert, send_ticket_link, send_triage_incident, token, validated
+from .support import (
+    about, incident_events, product, running, send_alert, send_ticket_link, send_triage_incident, token, validated,
+)
 
 TEAM = "guide-eng"
 

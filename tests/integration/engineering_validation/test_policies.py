@@ -114,7 +114,8 @@ async def test_dismiss_silence_dismisses_and_hold_silence_waits_for_its_end(app,
     p_dismiss, p_hold = product(), product()
     headers = await token(app, OWNERS_TEAM)
     now = datetime.now(UTC)
-    for p, mode, ends in ((p_dismiss, "dismiss", now + timedelta(hours=1)), (p_hold, "hold", now + timedelta(seconds=2))):
+    windows = ((p_dismiss, "dismiss", now + timedelta(hours=1)), (p_hold, "hold", now + timedelta(seconds=2)))
+    for p, mode, ends in windows:
         r = await app.client.post("/v1/silences", headers=headers,
                                   json={"product": p, "mode": mode, "ends_at": ends.isoformat(), "reason": "upgrade"})
         assert r.status_code == 201, r.text

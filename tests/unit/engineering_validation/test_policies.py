@@ -16,7 +16,8 @@ def at(seconds: float) -> datetime:
 
 
 def alert(sev: str = "critical", *, fired: float = 0, resolved: float | None = None, fp: str = "f1") -> AlertView:
-    return AlertView(fp, AlertSeverity(sev), resolved is None, at(fired), at(resolved) if resolved is not None else None)
+    resolved_at = at(resolved) if resolved is not None else None
+    return AlertView(fp, AlertSeverity(sev), resolved is None, at(fired), resolved_at)
 
 
 def cand(*alerts: AlertView, signal: Signal = Signal.ERROR_RATE, status: str = "pending") -> CandidateView:
