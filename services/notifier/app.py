@@ -38,7 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @runtime.on_start
     async def _open(rt: ServiceRuntime) -> None:
-        parts.notifier = Notifier(rt.pool, settings, group=rt.topics.group(NAME))
+        parts.notifier = Notifier(rt.pool, settings, group=rt.topics.group(NAME),
+                                  incidents_topic=rt.topics.incidents_updates)
         zendesk = ZendeskClient(settings.zendesk_base_url, settings.zendesk_email,
                                 settings.zendesk_api_token.get_secret_value(),
                                 per_minute=settings.zendesk_rate_limit_per_minute,

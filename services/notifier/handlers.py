@@ -1,4 +1,4 @@
-"""Thin Kafka subscribers: a batch of records in, one call to the service layer."""
+"""Thin Kafka subscriber: a batch of records in, one call to the service layer."""
 
 from __future__ import annotations
 
@@ -14,17 +14,14 @@ from .settings import Settings
 
 
 def register(runtime: ServiceRuntime, settings: Settings, notifier: Callable[[], Notifier]) -> None:
-    """Subscribe to incidents.updates and alerts.validated (consumer group `notifier`)."""
-    group = runtime.topics.group("notifier")
+    """Subscribe to incidents.updates and alerts.validated (consumer group `notifier`).
 
-    @runtime.broker.subscriber(runtime.topics.incidents_updates, group_id=group,
-                               max_records=settings.consumer_max_records, **SUBSCRIBER_DEFAULTS)
-    @runtime.retrying("on_incident_updates")
-    async def on_incident_updates(msg: KafkaMessage) -> None:
-        await notifier().on_incident_records(msg.raw_message)
+    One consumer for both topics: one group join at start-up instead of two members rebalancing each other.
+    """
+    topics = runtime.topics
 
-    @runtime.broker.subscriber(runtime.topics.alerts_validated, group_id=group,
+    @runtime.broker.subscriber(topics.incidents_updates, topics.alerts_validated, group_id=topics.group("notifier"),
                                max_records=settings.consumer_max_records, **SUBSCRIBER_DEFAULTS)
-    @runtime.retrying("on_validation_events")
-    async def on_validation_events(msg: KafkaMessage) -> None:
-        await notifier().on_validation_records(msg.raw_message)
+    @runtime.retrying("on_notifier_inputs")
+    async def on_notifier_inputs(msg: KafkaMessage) -> None:
+        await notifier().on_records(msg.raw_message)

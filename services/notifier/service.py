@@ -34,14 +34,25 @@ def _now() -> datetime:
 class Notifier:
     """The notifier's use cases, over one pool."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, *, group: str, service: str = "notifier") -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, *, group: str, incidents_topic: str,
+                 service: str = "notifier") -> None:
         self.pool = pool
+        self.incidents_topic = incidents_topic
         self.settings = settings
         self.group = group
         self.service = service
         self.cadences = settings.cadences()
 
     # --- consuming ---------------------------------------------------------------------------------------
+
+    async def on_records(self, records: Sequence[ConsumerRecord]) -> None:
+        """A batch from either topic: incident events first, then validation events (separate transactions)."""
+        incidents = [r for r in records if r.topic == self.incidents_topic]
+        others = [r for r in records if r.topic != self.incidents_topic]
+        if incidents:
+            await self.on_incident_records(incidents)
+        if others:
+            await self.on_validation_records(others)
 
     async def on_incident_records(self, records: Sequence[ConsumerRecord]) -> None:
         """incidents.updates: update the view, record comments and webhook deliveries, in one transaction."""
@@ -76,6 +87,7 @@ class Notifier:
     async def _apply_incident_event(self, conn: asyncpg.Connection, event: Envelope[Any], raw: bytes,
                                     now: datetime) -> None:
         data = event.data
+        structlog.contextvars.bind_contextvars(incident_id=data.incident_id)
         current = await store.load_incident(conn, data.incident_id)
         decision = decide(current, data, event_id=event.id)
         inc = decision.incident

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import asyncpg
 import orjson
 
 from services.notifier.app import create_app
 from tests.integration.notifier import support as s
 from tests.support.kafka import unique
-from tests.support.services import run_in_process
+from tests.support.services import ServiceProcess, free_port, run_in_process
 from tests.support.waiting import eventually
 
 
@@ -95,3 +96,44 @@ async def test_two_instances_one_comment_per_update_and_ticket(stack, kafka, zen
         assert set(got) == set(tickets) and set(got.values()) == {2}
     assert {r["claimed_by"] for r in by} == {"n1", "n2"}
     assert len([r for r in zendesk.requests if f"/{tickets[0]}.json" in r["path"]]) == 1 + 4
+
+
+async def test_hard_kill_mid_fan_out_then_restart_exactly_one_comment_each(stack, kafka, zendesk, tmp_path):
+    """SIGKILL while a claimed batch is in flight: after the lease the new process checks those tickets and
+    comments only where the comment had not landed."""
+    inc = s.incident_id()
+    tickets = [str(600_000 + i) for i in range(80)]
+    topic = stack.topics.incidents_updates
+    port = free_port()
+    env = {**stack.env(), "NOTIFIER_HTTP_PORT": str(port), "NOTIFIER_ZENDESK_BASE_URL": zendesk.url,
+           "NOTIFIER_ZENDESK_API_TOKEN": s.TOKEN, "NOTIFIER_ZENDESK_BULK_MIN": "1000", "NOTIFIER_SENDER_BATCH": "20",
+           "NOTIFIER_ZENDESK_RATE_LIMIT_PER_MINUTE": "1200", "NOTIFIER_SEND_LEASE_S": "2",
+           "NOTIFIER_SENDER_POLL_INTERVAL_S": "0.05", "LOG_LEVEL": "WARNING"}
+    text = unique("Kill update ")
+    await _link_many(kafka, topic, inc, tickets)
+    await kafka.produce(topic, s.posted(inc, text), key=inc)
+    svc = ServiceProcess("services.notifier", port, env, tmp_path / "n1.log")
+    svc.start()
+    try:
+        await svc.wait_ready()
+        # passes of 20: a count that is not a multiple of 20 means a claimed batch is in flight
+        await eventually(lambda: _now(len(_with(zendesk, text))), until=lambda n: n >= 15 and n % 20 not in (0, 19),
+                         timeout=30, interval=0.01)
+    finally:
+        svc.kill()
+    assert len(_with(zendesk, text)) < 80, "the fan-out finished before the kill; slow it down"
+    again = ServiceProcess("services.notifier", port, env, tmp_path / "n2.log")
+    again.start()
+    try:
+        await again.wait_ready()
+        await eventually(lambda: _now(_with(zendesk, text)), until=lambda g: len(g) == 80, timeout=30)
+        pool = await asyncpg.connect(stack.database_url)
+        try:
+            done = await eventually(lambda: _sent(pool, inc, "update"), until=lambda n: n == 80, timeout=15)
+        finally:
+            await pool.close()
+    finally:
+        again.stop()
+    got = _with(zendesk, text)
+    assert set(got) == set(tickets) and set(got.values()) == {1} and done == 80
+    assert any(r["path"].endswith("/comments.json") for r in zendesk.requests)  # the in-flight batch was checked
