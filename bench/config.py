@@ -32,9 +32,9 @@ FULL = Config(quick=False, reps=3, storm_reps=1, throughput_alerts=60_000, storm
               fanout_tickets=10_000, backlog=1_000_000, backlog_window_s=10, am_alerts=20_000, am_concurrency=8,
               am_batch=10, profile_seconds=10)
 QUICK = Config(quick=True, reps=1, storm_reps=1, throughput_alerts=15_000, storm_alerts=10_000,
-               storm_fingerprints=2_000, latency_rate=1000, latency_seconds=4, ticket_rate=200, triage_tickets=600,
-               fanout_tickets=1_000, backlog=50_000, backlog_window_s=3, am_alerts=3_000, am_concurrency=8,
-               am_batch=10, profile_seconds=4)
+               storm_fingerprints=2_000, latency_rate=1000, latency_seconds=3, ticket_rate=200, triage_tickets=300,
+               fanout_tickets=200, backlog=20_000, backlog_window_s=2, am_alerts=2_000, am_concurrency=8,
+               am_batch=10, profile_seconds=3)
 
 
 def load() -> Config:

@@ -54,7 +54,7 @@ async def _measure(s, records, rate, topic, match, groups: list[tuple[str, str]]
             async def state() -> tuple:
                 lags = [await pr.lag(s.topics.group(g), t) for g, t in groups]
                 return (*lags, reader.count(s.topics.incidents_updates))
-            await quiescent(state, quiet_s=1.5, timeout=120, done=lambda v: not any(v[:-1]))
+            await quiescent(state, quiet_s=1.0, timeout=120, done=lambda v: not any(v[:-1]))
         hits: dict[int, float] = {}
         for r in reader.records[s.topics.incidents_updates]:
             if (i := match(r.value)) is not None and i not in hits:
