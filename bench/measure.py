@@ -22,19 +22,20 @@ class Drain:
 
 
 async def drain(progress: Progress, group: str, topic: str, total: int, *, timeout: float,
-                interval: float = 0.05, alive=lambda: True) -> Drain:
-    """Watch `group` commit its way through `total` records on `topic`; rate from first commit to the last."""
+                interval: float = 0.05, alive=lambda: True, started: float | None = None) -> Drain:
+    """Watch `group` commit its way through `total` records on `topic`; rate from its first commit to the
+    last, or from `started` (loop time the records began to arrive, for a consumer already running)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    first: tuple[float, int] | None = None
+    first: tuple[float, int] | None = (started, 0) if started is not None else None
     while True:
         done = await progress.committed(group, topic)
         now = loop.time()
         if first is None and done > 0:
             first = (now, done)
         if done >= total and first is not None:
-            if done == first[1]:  # everything in one commit: too fast to time, count it whole
-                return Drain(total, max(now - first[0], interval))
+            if done == first[1]:
+                raise RuntimeError(f"{group} took all {total} records in one commit: too few to time")
             return Drain(total - first[1], now - first[0])
         if now > deadline or not alive():
             raise NotReached(f"{group} committed {done}/{total} on {topic} before the "

@@ -3,6 +3,7 @@ ticket records."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 
 import orjson
@@ -29,9 +30,10 @@ async def triage_once(records, timeout: float = 600) -> tuple[float, dict]:
         producer = bench_producer(s.bootstrap)
         await producer.start()
         try:
+            started = asyncio.get_running_loop().time()
             await produce_bulk(producer, s.topics.tickets_new, records, s.kafka.partitions)
             d = await drain(pr, s.topics.group("ticket-triage"), s.topics.tickets_new, len(records),
-                            timeout=timeout, alive=procs["ticket-triage"].alive)
+                            timeout=timeout, alive=procs["ticket-triage"].alive, started=started)
 
             async def triaged() -> int:
                 return reader.count(s.topics.tickets_triaged)
