@@ -17,7 +17,7 @@ from shared.outbox import enqueue_rows
 from shared.tracking import claim_events, claim_records
 
 from . import store
-from .domain.cadence import cadence_for, next_due
+from .domain.cadence import cadence_for, next_due, next_update_for_new_link, skips_periodic
 from .domain.incidents import Decision, Incident, decide
 from .domain.messages import render
 from .settings import Settings
@@ -96,15 +96,18 @@ class Notifier:
         if decision.link is not None:
             await store.upsert_link(conn, inc.incident_id, decision.link)
             if inc.open:  # a resolved or merged incident has nothing more to tell
+                row = await store.get_schedule(conn, inc.incident_id)
+                promised = next_update_for_new_link(row["next_due_at"] if row else None,
+                                                    cadence_for(inc.severity, self.cadences), now)
                 items.append(self._comment(inc, "link", f"link:{inc.incident_id}", decision.link.ticket_id,
-                                           decision.link.locale, inc.latest_update, now))
+                                           decision.link.locale, inc.latest_update, now, next_update_at=promised))
         if decision.unlink is not None:
             await store.unlink(conn, inc.incident_id, decision.unlink)
         if decision.move_links_to is not None:
             await store.move_links(conn, inc.incident_id, decision.move_links_to)
         if decision.broadcast is not None:
             b = decision.broadcast
-            for ticket_id, locale in await store.active_links(conn, inc.incident_id):
+            for ticket_id, locale, _ in await store.active_links(conn, inc.incident_id):
                 items.append(self._comment(inc, b.kind, f"{b.key}:{inc.incident_id}", ticket_id, locale,
                                            b.message or inc.latest_update, now, event_id=event.id))
         await store.insert_deliveries(conn, items)
@@ -142,11 +145,12 @@ class Notifier:
                                      next_due(last, cadence, now) if cadence else None)
 
     def _comment(self, inc: Incident, kind: str, key: str, ticket_id: str, locale: str | None, message: str,
-                 now: datetime, event_id: str | None = None) -> NewDelivery:
+                 now: datetime, event_id: str | None = None, next_update_at: datetime | None = None) -> NewDelivery:
         cadence = cadence_for(inc.severity, self.cadences) if inc.open and kind != "resolved" else None
+        if next_update_at is None and cadence:
+            next_update_at = now + timedelta(seconds=cadence)  # broadcasts and periodic updates reset the schedule
         body = render(kind, locale, title=inc.title or inc.incident_id, status=inc.status, message=message,
-                      product=inc.product, default=self.settings.default_locale,
-                      next_update_at=now + timedelta(seconds=cadence) if cadence else None)
+                      product=inc.product, default=self.settings.default_locale, next_update_at=next_update_at)
         return NewDelivery(key=f"zendesk:{ticket_id}:{key}", channel="zendesk", target="zendesk", kind=kind,
                            incident_id=inc.incident_id, ticket_id=ticket_id, event_id=event_id, body=body)
 
@@ -177,8 +181,8 @@ class Notifier:
                 period = row["period"] + 1
                 cadence = row["cadence_s"]
                 # a ticket linked within the last half cadence just heard the current status: it joins the next
-                tickets = await store.active_links(conn, inc.incident_id,
-                                                   linked_before=now - timedelta(seconds=cadence / 2))
+                links = await store.active_links(conn, inc.incident_id)
+                tickets = [(t, loc) for t, loc, at in links if not skips_periodic(at, now, cadence)]
                 items = [self._comment(inc, "periodic", f"periodic:{inc.incident_id}:{period}", t, loc,
                                        inc.latest_update, now) for t, loc in tickets]
                 await store.insert_deliveries(conn, items)

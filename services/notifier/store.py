@@ -81,13 +81,11 @@ async def move_links(conn: asyncpg.Connection, from_id: str, to_id: str) -> None
     await conn.execute("UPDATE links SET active = false WHERE incident_id = $1", from_id)
 
 
-async def active_links(conn: asyncpg.Connection, incident_id: str,
-                       linked_before: datetime | None = None) -> list[tuple[str, str | None]]:
-    """(ticket id, locale) of the tickets following the incident (optionally only those linked before)."""
-    rows = await conn.fetch(
-        "SELECT ticket_id, locale FROM links WHERE incident_id = $1 AND active "
-        "AND ($2::timestamptz IS NULL OR linked_at <= $2) ORDER BY ticket_id", incident_id, linked_before)
-    return [(r["ticket_id"], r["locale"]) for r in rows]
+async def active_links(conn: asyncpg.Connection, incident_id: str) -> list[tuple[str, str | None, datetime]]:
+    """(ticket id, locale, linked at) of the tickets following the incident."""
+    rows = await conn.fetch("SELECT ticket_id, locale, linked_at FROM links WHERE incident_id = $1 AND active "
+                            "ORDER BY ticket_id", incident_id)
+    return [(r["ticket_id"], r["locale"], r["linked_at"]) for r in rows]
 
 
 async def insert_deliveries(conn: asyncpg.Connection, items: Sequence[NewDelivery]) -> int:

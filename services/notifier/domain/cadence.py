@@ -19,3 +19,20 @@ def next_due(last_broadcast_at: datetime, cadence_s: float, now: datetime) -> da
     After downtime longer than a cadence one catch-up update is due at once, not one per missed period.
     """
     return max(last_broadcast_at + timedelta(seconds=cadence_s), now)
+
+
+def next_update_for_new_link(next_due_at: datetime | None, cadence_s: float | None, now: datetime) -> datetime | None:
+    """When a ticket linked now will hear from us next: tickets linked within half a cadence of a periodic
+    update skip it (they just heard the status), so they are promised the one after."""
+    if cadence_s is None:
+        return None
+    if next_due_at is None:
+        return now + timedelta(seconds=cadence_s)
+    if next_due_at - now < timedelta(seconds=cadence_s / 2):
+        return next_due_at + timedelta(seconds=cadence_s)
+    return next_due_at
+
+
+def skips_periodic(linked_at: datetime, due_at: datetime, cadence_s: float) -> bool:
+    """A ticket linked within the last half cadence before a periodic update is left out of it."""
+    return linked_at > due_at - timedelta(seconds=cadence_s / 2)

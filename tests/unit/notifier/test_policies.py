@@ -101,3 +101,15 @@ def test_zendesk_job_results_per_ticket():
     assert not out["3"].ok and out["3"].uncertain  # completed without a result: checked before resending
     failed = ZendeskClient._job_results({"status": "failed", "message": "boom"}, "j2", ["1"])
     assert failed["1"].retryable and failed["1"].uncertain
+
+
+def test_a_new_link_is_promised_the_periodic_update_it_will_actually_get():
+    from services.notifier.domain.cadence import next_update_for_new_link, skips_periodic
+
+    due = NOW + timedelta(minutes=20)
+    assert next_update_for_new_link(due, 1800, NOW) == due  # 20 min away, more than half a cadence
+    near = NOW + timedelta(minutes=10)
+    assert next_update_for_new_link(near, 1800, NOW) == near + timedelta(minutes=30)
+    assert skips_periodic(NOW, near, 1800) and not skips_periodic(NOW, due, 1800)
+    assert next_update_for_new_link(None, 1800, NOW) == NOW + timedelta(minutes=30)
+    assert next_update_for_new_link(due, None, NOW) is None
