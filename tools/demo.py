@@ -134,6 +134,7 @@ class Demo:
         r = self.run
         async with httpx.AsyncClient(base_url=VALIDATION, timeout=10,
                                      headers={"Authorization": f"Bearer {self.token}"}) as api:
+            await self._close_leftovers(api)
             self.say("1. monitoring agents send alerts (each repeated 20 times)")
             chat = am_payload("firing", "HighErrorRate", "chat-api", "critical", "Chat API 5xx rate above 5%",
                               f"chat-err-{r}")
@@ -194,7 +195,7 @@ class Demo:
                            json={"message": "We found the cause and are deploying a fix.", "status": "identified"})
             for product, inc in self.incidents.items():
                 await self.api(api, "POST", f"/v1/incidents/{inc}/resolve",
-                               json={"message": f"{product} is working normally again. Thank you for your patience."})
+                               json={"message": f"{product} is working normally again."})
             for inc in self.incidents.values():
                 await self.wait_for(f"{inc} resolved", lambda e, i=inc: e.get("type", "").endswith(
                     "incident.resolved.v1") and e["data"]["incident_id"] == i)
@@ -202,6 +203,16 @@ class Demo:
         stop.set()
         await follower
         await self.report()
+
+    async def _close_leftovers(self, api: httpx.AsyncClient) -> None:
+        """The story needs no open incident for its products: close what an earlier run left open."""
+        data = await self.api(api, "GET", "/v1/incidents", params={"status": "open"})
+        items = data["items"] if isinstance(data, dict) else data
+        for inc in items:
+            if inc.get("product") in ("Chat", "Talk", "Guide", "Support"):
+                await self.api(api, "POST", f"/v1/incidents/{inc['id']}/resolve",
+                               json={"message": "Closed to start a new demo run."})
+                self.say(f"   (closed {inc['id']} left open by an earlier run)")
 
     async def _pending(self, api: httpx.AsyncClient, product: str) -> dict[str, Any]:
         deadline = time.monotonic() + DEADLINE_S
