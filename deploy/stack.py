@@ -287,8 +287,10 @@ def _as_pg_user() -> dict:
     ensure_folder_permissions(_pg_bin().parent / "lib", 0o444)
     ensure_folder_permissions(_pg_bin().parent / "share", 0o444)
     pw = pwd.getpwnam(PG_SYSTEM_USER)
-    for p in [PG_DIR, *PG_DIR.rglob("*")]:
-        os.chown(p, pw.pw_uid, pw.pw_gid)
+    # only the folders we create; initdb and postgres create everything inside as that user already
+    for p in (PG_DIR, PG_DIR / "sock"):
+        if p.exists() and p.stat().st_uid != pw.pw_uid:
+            os.chown(p, pw.pw_uid, pw.pw_gid)
     return {"user": PG_SYSTEM_USER}
 
 
@@ -324,7 +326,7 @@ def pg_up() -> None:
             raise StackError(f"port {PG_PORT} is in use by another process; stop it or set PG_PORT")
         sock = PG_DIR / "sock"
         sock.mkdir(exist_ok=True)
-        _as_pg_user()
+        user = _as_pg_user()
         res = _pg_ctl("-w", "-t", "60", "-l", str(PG_DIR / "postgres.log"),
                       "-o", f"-h 127.0.0.1 -p {PG_PORT} -k {sock}", "start", check=False, **user)
         if res.returncode != 0:
