@@ -69,6 +69,7 @@ class WebhookReceiver:
             body = await request.body()
             headers = dict(request.headers)
             record: dict[str, Any] = {"path": "/" + path, "webhook_id": headers.get("webhook-id"),
+                                      "host": headers.get("host"),
                                       "at": time.time(), "verified": False, "error": None, "status": 204}
             try:
                 record["body"] = self._verifier.verify(body, headers)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from services.notifier.app import create_app
 from services.notifier.settings import TeamWebhook, WebhookSubscription
+from services.notifier.webhooks import resolve
 from shared.contracts import Signal, ValidationEscalated, encode, make_event
 from tests.integration.notifier import support as s
 from tests.support.kafka import unique
@@ -75,6 +76,11 @@ async def test_failing_receiver_is_retried_and_redirects_are_guarded(stack, kafk
         bad = await hooks.post(f"{receiver.url}/_redirect?to=http://169.254.169.254/latest", s.SECRET, "msg_r2",
                                b"{}")
         assert not bad.ok and not bad.retryable and "refused" in bad.error
+        # a name is resolved once, checked, and the request pinned to that address (no DNS rebinding window)
+        port = int(receiver.url.rsplit(":", 1)[1])
+        if await resolve("localhost", port) == ["127.0.0.1"]:
+            named = await hooks.post(f"http://localhost:{port}/named", s.SECRET, "msg_r3", b"{}")
+            assert named.ok and receiver.accepted("/named")[0]["host"] == f"localhost:{port}"
 
 
 async def test_escalation_goes_to_the_owning_teams_webhook(stack, kafka, zendesk, receiver):
