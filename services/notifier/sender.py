@@ -120,29 +120,40 @@ class Sender:
     # --- Zendesk ------------------------------------------------------------------------------------------
 
     async def _zendesk(self, rows: list[asyncpg.Record]) -> list[Result]:
-        """Same comment to many tickets: update_many jobs of up to 100; the rest one by one."""
+        """Same comment to many tickets: update_many jobs of up to 100; the rest one by one. When Zendesk
+        itself fails (5xx, 429, no connection), the rest of the batch waits untouched instead of hammering it."""
         by_body: dict[str, list[asyncpg.Record]] = defaultdict(list)
-        results: list[Result] = []
+        units: list[tuple[str, list[asyncpg.Record], str]] = []  # (verify | single | bulk, rows, body)
         for r in rows:
             if r["verify_first"]:  # an earlier attempt may have landed: check the ticket, then comment
-                results.append(self._result(r, await self.zendesk.verified_comment(r["ticket_id"], r["body"])))
+                units.append(("verify", [r], r["body"]))
             else:
                 by_body[r["body"]].append(r)
         for body, group in by_body.items():
             if len(group) >= self.s.zendesk_bulk_min:
                 size = self.s.zendesk_bulk_size
-                for i in range(0, len(group), size):
-                    results += await self._zendesk_bulk(group[i:i + size], body)
+                units += [("bulk", group[i:i + size], body) for i in range(0, len(group), size)]
             else:
-                for r in group:
-                    results.append(self._result(r, await self.zendesk.comment(r["ticket_id"], body)))
+                units += [("single", [r], body) for r in group]
+        results: list[Result] = []
+        for n, (how, unit, body) in enumerate(units):
+            outcome = await self._zendesk_unit(how, unit, body)
+            if isinstance(outcome, Outcome):
+                results += [self._result(r, outcome) for r in unit]
+                if not outcome.ok and outcome.retryable:
+                    delay = results[-1][2]
+                    results += [_put_back(r, delay) for _, rest, _ in units[n + 1:] for r in rest]
+                    break
+            else:
+                results += [self._result(r, outcome[r["ticket_id"]]) for r in unit]
         return results
 
-    async def _zendesk_bulk(self, chunk: list[asyncpg.Record], body: str) -> list[Result]:
-        outcome = await self.zendesk.bulk_comment([r["ticket_id"] for r in chunk], body)
-        if isinstance(outcome, Outcome):
-            return [self._result(r, outcome) for r in chunk]
-        return [self._result(r, outcome[r["ticket_id"]]) for r in chunk]
+    async def _zendesk_unit(self, how: str, unit: list[asyncpg.Record], body: str) -> Outcome | dict[str, Outcome]:
+        if how == "bulk":
+            return await self.zendesk.bulk_comment([r["ticket_id"] for r in unit], body)
+        if how == "verify":
+            return await self.zendesk.verified_comment(unit[0]["ticket_id"], body)
+        return await self.zendesk.comment(unit[0]["ticket_id"], body)
 
     # --- webhooks -----------------------------------------------------------------------------------------
 
@@ -155,7 +166,12 @@ class Sender:
                 if not outcome.ok and outcome.retryable:
                     # the target is failing: put the rest back untouched (no attempt spent) after the same pause
                     delay = results[-1][2]
-                    results += [(x["id"], "pending", delay, None, None, 1, False) for x in rows[i + 1:]]
+                    results += [_put_back(x, delay) for x in rows[i + 1:]]
                     break
             return results
         return send
+
+
+def _put_back(row: asyncpg.Record, delay: float) -> Result:
+    """Back to pending after `delay`, the attempt refunded: the target failed, not this delivery."""
+    return (row["id"], "pending", delay, None, None, 1, False)
