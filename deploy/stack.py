@@ -55,14 +55,20 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 class Svc:
     name: str
     module: str
-    port: int
+    env_prefix: str
+    default_port: int
+
+    @property
+    def port(self) -> int:
+        """The service's HTTP port: <PREFIX>HTTP_PORT when set, as the service itself reads it."""
+        return int(os.environ.get(f"{self.env_prefix}HTTP_PORT", self.default_port))
 
 
 SERVICES = [
-    Svc("alert-ingest", "services.alert_ingest", 8081),
-    Svc("engineering-validation", "services.engineering_validation", 8082),
-    Svc("ticket-triage", "services.ticket_triage", 8083),
-    Svc("notifier", "services.notifier", 8084),
+    Svc("alert-ingest", "services.alert_ingest", "ALERT_INGEST_", 8081),
+    Svc("engineering-validation", "services.engineering_validation", "VALIDATION_", 8082),
+    Svc("ticket-triage", "services.ticket_triage", "TRIAGE_", 8083),
+    Svc("notifier", "services.notifier", "NOTIFIER_", 8084),
 ]
 
 
