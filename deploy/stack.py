@@ -460,19 +460,18 @@ def cmd_up() -> None:
     cmd_infra()
     services_up()
     say(f"all up in {time.monotonic() - t0:.1f}s")
-    print(f"""
-  Kafka          127.0.0.1:{KAFKA_PORT}        (kcat -b 127.0.0.1:{KAFKA_PORT} -L)
-  PostgreSQL     postgresql://postgres@127.0.0.1:{PG_PORT}/{PG_DB}
-  alert-ingest            http://127.0.0.1:8081/docs
-  engineering-validation  http://127.0.0.1:8082/docs
-  ticket-triage           http://127.0.0.1:8083/docs
-  notifier                http://127.0.0.1:8084/docs
-  support-platform stand-in http://127.0.0.1:{STANDIN_PORT}/_comments  (the comments customers received)
-  logs: {LOGS}/<name>.log   (make logs)
-  watch the whole story:  make demo
-  send your own alert:    .venv/bin/incidentctl send-alert --product Chat --signal error_rate --severity critical
-  follow incidents:       .venv/bin/incidentctl follow
-""")
+    width = max(len(svc.name) for svc in SERVICES) + 2
+    lines = [f"  Kafka          127.0.0.1:{KAFKA_PORT}        (kcat -b 127.0.0.1:{KAFKA_PORT} -L)",
+             f"  PostgreSQL     postgresql://postgres@127.0.0.1:{PG_PORT}/{PG_DB}"]
+    lines += [f"  {svc.name:<{width}}http://127.0.0.1:{svc.port}/docs" for svc in SERVICES]
+    lines += [f"  support-platform stand-in  http://127.0.0.1:{STANDIN_PORT}/_comments  (comments customers received)",
+              f"  logs: {LOGS}/<name>.log   (make logs)",
+              "  watch the whole story:  make demo",
+              "  send your own alert:    .venv/bin/incidentctl send-alert --product Chat --signal error_rate "
+              "--severity critical",
+              "  follow incidents:       .venv/bin/incidentctl follow"]
+    print("\n" + "\n".join(lines) + "\n")
+
 
 
 def cmd_down() -> None:
