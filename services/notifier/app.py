@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -47,8 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
                                 job_timeout_s=settings.zendesk_job_timeout_s)
         hooks = WebhookClient(allowed_hosts=settings.allowed_hosts(), timeout_s=settings.http_timeout_s,
                               max_redirects=settings.webhook_max_redirects)
-        parts.sender = Sender(rt.pool, settings, instance=settings.instance_id or NAME, zendesk=zendesk,
-                              webhooks=hooks)
+        # claims are owned per process: a configured instance id, else a random one
+        instance = settings.instance_id or f"{NAME}-{uuid.uuid4().hex[:8]}"
+        parts.sender = Sender(rt.pool, settings, instance=instance, zendesk=zendesk, webhooks=hooks)
 
     handlers.register(runtime, settings, notifier)
 

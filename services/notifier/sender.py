@@ -93,8 +93,13 @@ class Sender:
     async def _send_and_record(self, target: str, rows: list[asyncpg.Record],
                                send: Callable[[list[asyncpg.Record]], Awaitable[list[Result]]]) -> None:
         channel = "zendesk" if target == "zendesk" else "webhook"
-        with SEND_SECONDS.labels(channel).time():
-            results = await send(rows)
+        renew = asyncio.create_task(self._keep_lease([r["id"] for r in rows]))
+        try:
+            with SEND_SECONDS.labels(channel).time():
+                results = await send(rows)
+        finally:
+            renew.cancel()
+            await asyncio.gather(renew, return_exceptions=True)
         async with self.pool.acquire() as conn:
             await store.finish(conn, results)
         for _, status, _, err, _, refund, _ in results:
@@ -104,6 +109,13 @@ class Sender:
             if status == "dead":
                 DEAD.labels(channel, target).inc()
                 log.warning("delivery dead", target=target, error=err)
+
+    async def _keep_lease(self, ids: list[int]) -> None:
+        """Extend the lease while a long pass (slow jobs, rate limit pauses) is still working on its rows."""
+        while True:
+            await asyncio.sleep(self.s.send_lease_s / 3)
+            async with self.pool.acquire() as conn:
+                await store.renew_lease(conn, ids, self.s.send_lease_s, self.instance)
 
     def _claim_size(self, target: str) -> int:
         """No more than the rate limit lets us send in half a lease, so a claim never outlives its lease."""

@@ -166,6 +166,12 @@ async def finish(conn: asyncpg.Connection, results: Sequence[Result]) -> None:
         ids, statuses, delays, errors, refs, refunds, verify)
 
 
+async def renew_lease(conn: asyncpg.Connection, ids: list[int], lease_s: float, who: str) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET claimed_until = now() + make_interval(secs => $2) "
+        "WHERE id = ANY($1::bigint[]) AND status = 'sending' AND claimed_by = $3", ids, lease_s, who)
+
+
 async def expire_interrupted(conn: asyncpg.Connection, target: str, max_attempts: int) -> tuple[int, int]:
     """Deliveries whose sender died mid-request (lease run out): the outcome is unknown. They are retried, a
     Zendesk comment only after checking the ticket (verify_first), a webhook with the same webhook-id (its

@@ -137,3 +137,22 @@ async def test_hard_kill_mid_fan_out_then_restart_exactly_one_comment_each(stack
     got = _with(zendesk, text)
     assert set(got) == set(tickets) and set(got.values()) == {1} and done == 80
     assert any(r["path"].endswith("/comments.json") for r in zendesk.requests)  # the in-flight batch was checked
+
+
+async def test_a_slow_job_keeps_its_lease_so_no_other_instance_takes_it(stack, kafka, zendesk):
+    inc = s.incident_id()
+    tickets = [str(500_000 + i) for i in range(30)]
+    topic = stack.topics.incidents_updates
+    zendesk.job_polls = 20  # the job answers 'working' for ~1.5 s, three leases
+    cfgs = [s.settings(stack, zendesk.url, instance_id=f"slow{i}", zendesk_bulk_min=10, send_lease_s=0.5,
+                       zendesk_job_poll_interval_s=0.075) for i in (1, 2)]
+    async with run_in_process(create_app(cfgs[0])) as a, run_in_process(create_app(cfgs[1])):
+        await _link_many(kafka, topic, inc, tickets)
+        text = unique("Slow job ")
+        await kafka.produce(topic, s.posted(inc, text), key=inc)
+        await eventually(lambda: _sent(a.pool, inc, "update"), until=lambda n: n == 30, timeout=30)
+        rows = await a.pool.fetch("SELECT attempts, external_ref FROM notifier.deliveries WHERE incident_id=$1 "
+                                  "AND kind='update'", inc)
+    assert {r["attempts"] for r in rows} == {1} and all(r["external_ref"].startswith("job") for r in rows)
+    assert not any(r["path"].endswith("/comments.json") for r in zendesk.requests)  # nothing was recovered
+    assert set(_with(zendesk, text).values()) == {1}
