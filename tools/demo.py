@@ -15,6 +15,7 @@ received from the support-platform stand-in.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -31,8 +32,9 @@ from shared.settings import KafkaSettings, ServiceSettings
 from shared.topics import Topics
 from tools.incidentctl.render import event_line
 
-VALIDATION = "http://127.0.0.1:8082"
-STANDIN = "http://127.0.0.1:8090"
+# The same variables the stack and the services read (deploy/stack.py).
+VALIDATION = f"http://127.0.0.1:{os.environ.get('VALIDATION_HTTP_PORT', '8082')}"
+STANDIN = f"http://127.0.0.1:{os.environ.get('ZENDESK_STANDIN_PORT', '8090')}"
 DEADLINE_S = 60.0
 
 
