@@ -33,6 +33,8 @@ SERVICES = {
 RECEIVER_TOKEN = "bench-receiver-token"
 #: Peak RSS (bytes) of every process this run started, by name, across all its runs (memory under load).
 PEAKS: dict[str, int] = {}
+#: The same, for the scenario running now (run.py resets it before each scenario).
+SCENARIO_PEAKS: dict[str, int] = {}
 
 
 def free_port() -> int:
@@ -117,7 +119,8 @@ class Proc:
     async def stop(self, timeout: float = 20.0) -> None:
         if self._sampler:
             self._sampler.cancel()
-        PEAKS[self.name] = max(PEAKS.get(self.name, 0), self.rss_peak)
+        for peaks in (PEAKS, SCENARIO_PEAKS):
+            peaks[self.name] = max(peaks.get(self.name, 0), self.rss_peak)
         if not self.alive():
             return
         self.proc.send_signal(signal.SIGTERM)

@@ -90,9 +90,15 @@ def _fanout(r: dict) -> str:
 
 
 def _memory(r: dict) -> str:
-    parts = [f"{name}: load {_f(v.get('load_mb'), 0)} MB, backlog {_f(v.get('backlog_mb'), 0)} MB"
-             f"{'' if v.get('flat', True) else ' (grows)'}" for name, v in r["services"].items()]
-    return "; ".join(parts) + f" (backlog {_f(r['backlog'])} msgs)"
+    parts = []
+    for name, v in r["services"].items():
+        if "not_run" in v:
+            parts.append(f"{name}: not run ({v['not_run']})")
+            continue
+        where = f" (in {v['load_in']})" if v.get("load_in") else ""
+        grows = "" if v.get("flat", True) else " (grows)"
+        parts.append(f"{name}: load {_f(v.get('load_mb'), 0)} MB{where}, backlog {_f(v.get('backlog_mb'), 0)} MB{grows}")
+    return "; ".join(parts) + f" (backlog {_f(r['backlog'])} msgs for alert-ingest, a tenth for the others)"
 
 
 def _am(r: dict) -> str:

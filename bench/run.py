@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 
 from . import config, machine, report
-from .procs import STATE
+from .procs import SCENARIO_PEAKS, STATE
 from .scenarios import Ctx, NotRun, alertmanager, fanout, ingest, latency, memory, profile, storm, triage
 from .slice import ADMIN_DSN, BOOTSTRAP
 
@@ -44,6 +44,7 @@ async def main() -> dict:
             ctx.results[name] = {"not_run": "time budget of this run spent"}
             continue
         say(f"{name} ...")
+        SCENARIO_PEAKS.clear()
         t = time.monotonic()
         try:
             ctx.results[name] = await fn(ctx)
@@ -53,6 +54,7 @@ async def main() -> dict:
             traceback.print_exc()
             ctx.results[name] = {"error": f"{type(exc).__name__}: {exc}"}
         ctx.results[name]["elapsed_s"] = round(time.monotonic() - t, 1)
+        ctx.results[name]["rss_peak_mb"] = {k: round(v / 2**20) for k, v in SCENARIO_PEAKS.items()}
         say(f"{name}: {report._verdict(ctx.results[name])} in {time.monotonic() - t:.0f} s")
     results_file = STATE / f"results-{ctx.run_id}.json"
     doc = {"run_id": ctx.run_id, "quick": cfg.quick, "started": started.strftime("%Y-%m-%d %H:%M"),

@@ -109,7 +109,9 @@ async def run(ctx: Ctx) -> dict:
     sizes = {n: cfg.backlog if n == "alert-ingest" else cfg.backlog // 10 for n in names}
     under_load = dict(PEAKS)  # peaks of the scenarios before this one
     for name, v in (await with_backlogs(names, sizes, cfg.backlog_window_s)).items():
-        out[name] = {"load_mb": under_load.get(name, 0) / MB or None, **v}
+        where = max(ctx.results.items(), key=lambda kv: kv[1].get("rss_peak_mb", {}).get(name, 0), default=("-", {}))
+        out[name] = {"load_mb": under_load.get(name, 0) / MB or None,
+                     "load_in": where[0] if under_load.get(name) else None, **v}
     ran = [v for v in out.values() if "not_run" not in v]
     ok = all(max(v["backlog_mb"], v["load_mb"] or 0) < LIMIT_MB and v["flat"] for v in ran)
     return {"services": out, "backlog": cfg.backlog, "limit_mb": LIMIT_MB, "window_s": cfg.backlog_window_s,
