@@ -136,9 +136,10 @@ def markdown(doc: dict) -> str:
               f"{m['load_average_at_start']}; Linux {m['kernel']}; Python {m['python']}; Kafka {m['kafka']}; "
               f"PostgreSQL {m['postgresql']}; {m['alertmanager']}; "
               + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + "."]
-    if prof := doc["results"].get("profile"):
-        lines += ["", "Profile of alert-ingest under load (py-spy, % of samples):", ""]
-        lines += prof.get("table", [f"not run: {prof.get('not_run') or prof.get('error')}"])
+    for key, who in (("profile", "alert-ingest"), ("profile_triage", "ticket-triage")):
+        if prof := doc["results"].get(key):
+            lines += ["", f"Profile of {who} under load (py-spy, % of samples while busy):", ""]
+            lines += prof.get("table", [f"not run: {prof.get('not_run') or prof.get('error')}"])
     lines += ["", END]
     return "\n".join(lines)
 

@@ -20,7 +20,8 @@ from .slice import ADMIN_DSN, BOOTSTRAP
 SCENARIOS = [
     ("ingest", ingest.run), ("storm", storm.run), ("latency_alerts", latency.run_alerts),
     ("latency_tickets", latency.run_tickets), ("triage", triage.run), ("fanout", fanout.run),
-    ("alertmanager", alertmanager.run), ("profile", profile.run), ("memory", memory.run),
+    ("alertmanager", alertmanager.run), ("profile", profile.run),
+    ("profile_triage", profile.run_triage), ("memory", memory.run),
 ]
 BUDGET_S = {True: 105, False: 780}  # stop starting scenarios past this (make bench < 15 min, quick < 2 min)
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from ..procs import STATE, Proc, missing
 from . import Ctx, NotRun
+from ..tickets import ticket_stream
 from .ingest import ingest_once, mix
+from .triage import triage_once
 
 
 def py_spy() -> str | None:
@@ -57,6 +59,21 @@ async def record(proc: Proc, seconds: int, out: Path) -> None:
         raise RuntimeError(f"py-spy failed: {err.decode()[-500:]}")
 
 
+def _table(own, incl) -> list[str]:
+    table = ["| self % | function (self time) |", "|---:|---|"] + [f"| {p:.1f} | `{f}` |" for f, p in own]
+    table += ["", "| inclusive % | function in services/ or shared/ |", "|---:|---|"]
+    return table + [f"| {p:.1f} | `{f}` |" for f, p in incl]
+
+
+def _sampler(secs: int, out: Path):
+    def start(proc: Proc):
+        async def later() -> None:
+            await proc.wait_http_ready(timeout=60)
+            await record(proc, secs, out)
+        return asyncio.create_task(later())
+    return start
+
+
 async def run(ctx: Ctx) -> dict:
     if reason := missing("alert-ingest"):
         raise NotRun(reason)
@@ -66,17 +83,23 @@ async def run(ctx: Ctx) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     secs = ctx.cfg.profile_seconds
     records = mix(max(ctx.cfg.throughput_alerts, 2_000 * secs * 2), seed=31)  # enough to stay busy while sampled
-
-    def start(proc: Proc):
-        async def later() -> None:
-            await proc.wait_http_ready(timeout=60)
-            await record(proc, secs, out)
-        return asyncio.create_task(later())
-
-    d = await ingest_once(records, on_running=start)
+    d = await ingest_once(records, on_running=_sampler(secs, out))
     own, incl = summarise(out)
-    table = ["| self % | function (self time) |", "|---:|---|"] + [f"| {p:.1f} | `{f}` |" for f, p in own]
-    table += ["", "| inclusive % | function in services/ or shared/ |", "|---:|---|"]
-    table += [f"| {p:.1f} | `{f}` |" for f, p in incl]
     return {"file": str(out), "records_per_s_while_profiled": d.rate, "self": own, "inclusive": incl,
-            "table": table, "pass": None}
+            "table": _table(own, incl), "pass": None}
+
+
+async def run_triage(ctx: Ctx) -> dict:
+    """The same for ticket-triage, while it works through a backlog of tickets with 50 incidents open."""
+    if reason := missing("ticket-triage"):
+        raise NotRun(reason)
+    if py_spy() is None:
+        raise NotRun("py-spy is not installed (pip install py-spy)")
+    out = STATE / f"profile-ticket-triage-{ctx.run_id}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    secs = ctx.cfg.profile_seconds
+    records = [rec for _, _, rec in ticket_stream(max(ctx.cfg.triage_tickets, 400 * secs), "pt")]
+    rate, _ = await triage_once(records, on_running=_sampler(secs, out))
+    own, incl = summarise(out)
+    return {"file": str(out), "tickets_per_s_while_profiled": rate, "self": own, "inclusive": incl,
+            "table": _table(own, incl), "pass": None}

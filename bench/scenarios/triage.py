@@ -21,10 +21,11 @@ from .latency import seed_incidents
 GOAL = 0.2
 
 
-async def triage_once(records, timeout: float = 600) -> tuple[float, dict]:
+async def triage_once(records, timeout: float = 600, on_running=None) -> tuple[float, dict]:
     """Tickets arrive as a backlog while triage runs with 50 incidents open: tickets/s and the outcomes."""
     async with stack_slice() as s, services(s, ["ticket-triage"]) as procs, progress(s) as pr:
         await seed_incidents(s)
+        task = on_running(procs["ticket-triage"]) if on_running else None
         reader = TopicReader(s.bootstrap, [s.topics.tickets_triaged])
         await reader.start()
         producer = bench_producer(s.bootstrap)
@@ -38,6 +39,8 @@ async def triage_once(records, timeout: float = 600) -> tuple[float, dict]:
             async def triaged() -> int:
                 return reader.count(s.topics.tickets_triaged)
             await quiescent(triaged, quiet_s=1.5, timeout=120)  # the outbox relays the decisions after commit
+            if task is not None:
+                await task
         finally:
             await producer.stop()
             await reader.stop()
