@@ -8,7 +8,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import asyncpg
 import structlog
@@ -20,6 +20,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from .auth import AUTH_MIGRATIONS, AUTH_SCHEMA
+from .contracts.envelope import Contract, Envelope
 from .db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from .kafka import ensure_topics, make_broker, make_producer
 from .logging import configure_logging
@@ -67,6 +68,11 @@ class ServiceRuntime:
             self._background.append((name, fn))
             return fn
         return deco
+
+    def declare_output(self, topic: str, *events: type[Contract], description: str) -> None:
+        """Document a topic this service publishes to (through its outbox) in its AsyncAPI document."""
+        schema = Envelope[events[0]] if len(events) == 1 else Union[tuple(Envelope[e] for e in events)]  # noqa: UP007
+        self.broker.publisher(topic, title=f"{topic}:publish", description=description, schema=schema)
 
     def on_start(self, fn: Callable[[ServiceRuntime], Awaitable[None]]) -> Callable[[ServiceRuntime], Awaitable[None]]:
         """Register a hook run after the pool and producer are open, before consuming starts."""

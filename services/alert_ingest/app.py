@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from shared.contracts import AlertStateChanged
 from shared.service import ServiceRuntime, build_app
 
 from . import api, handlers
@@ -42,6 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
             await service().sweep_flapping(datetime.now(UTC))
 
     handlers.register(runtime, settings, service)
+    runtime.declare_output(runtime.topics.alerts_state, AlertStateChanged,
+                           description="State changes of de-duplicated alerts, keyed by fingerprint.")
     app = build_app(runtime, title="alert-ingest",
                     description="Normalises and de-duplicates monitoring alerts from alerts.raw and the HTTP "
                                 "receivers; publishes state changes on alerts.state.",

@@ -4,6 +4,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from shared.contracts import (
+    AlertAttached, AlertValidated, IncidentMerged, IncidentOpened, IncidentResolved, SeverityChanged,
+    StatusChanged, StatusUpdatePosted, ValidationEscalated,
+)
 from shared.service import ServiceRuntime, build_app
 
 from .api import install_error_handlers, router
@@ -25,6 +29,11 @@ def create_app(settings: Settings) -> FastAPI:
     validation = Validation(settings, Publisher(runtime.topics))
     intake = Intake(runtime, validation)
     register(runtime, intake, settings.consumer_max_records)
+    runtime.declare_output(runtime.topics.alerts_validated, AlertValidated, ValidationEscalated,
+                           description="Validation decisions and escalations, keyed by candidate id.")
+    runtime.declare_output(runtime.topics.incidents_updates, IncidentOpened, AlertAttached, SeverityChanged,
+                           StatusChanged, StatusUpdatePosted, IncidentMerged, IncidentResolved,
+                           description="Incident lifecycle events, keyed by incident id.")
     timers = TimerRunner(runtime, validation, settings.timer_poll_interval_s)
     runtime.background("validation-timers")(lambda _rt: timers.run())
     app = build_app(runtime, title="engineering-validation",

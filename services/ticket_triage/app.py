@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from shared.contracts import IncidentOpened, TicketLinked, TicketTriaged, TicketUnlinked
 from shared.service import ServiceRuntime, build_app
 
 from . import handlers
@@ -38,6 +39,10 @@ def create_app(settings: Settings) -> FastAPI:
     runtime = ServiceRuntime(name=NAME, schema=SCHEMA, settings=settings, migrations=MIGRATIONS)
     lazy = _Lazy(runtime, settings)
     handlers.register(runtime, settings, lazy.service)
+    runtime.declare_output(runtime.topics.tickets_triaged, TicketTriaged,
+                           description="One triage decision per ticket (and overrides), keyed by ticket id.")
+    runtime.declare_output(runtime.topics.incidents_updates, IncidentOpened, TicketLinked, TicketUnlinked,
+                           description="Incidents opened from reports and ticket links, keyed by incident id.")
     overrides = Overrides.lazy(lazy.service)
     app = build_app(runtime, title="ticket-triage",
                     description="links each customer ticket to its incident, opens a new one, or routes it to "
