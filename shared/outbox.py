@@ -130,7 +130,9 @@ class OutboxRelay:
                 headers = [(k, v.encode()) for k, v in orjson.loads(r["headers"])]
                 futures.append(await self._producer.send(r["topic"], r["value"], key=r["key"], headers=headers))
             await asyncio.gather(*futures)
-            await conn.execute("DELETE FROM outbox WHERE id <= $1", rows[-1]["id"])
+            # By id, not `id <= last`: a row of a transaction that committed after our SELECT may have a
+            # lower id, and must not be deleted before it is published.
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
             PUBLISHED.labels(self._service).inc(len(rows))
             if len(rows) < self._batch:
                 return
