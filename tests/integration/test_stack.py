@@ -110,3 +110,38 @@ async def test_postgres_is_real(db):
     version = await db.fetchval("SHOW server_version")
     assert int(version.split(".")[0]) >= 14
     assert isinstance(db, asyncpg.Pool)
+
+
+async def test_relay_never_deletes_a_row_that_committed_while_it_was_sending(stack):
+    """A transaction with a lower outbox id may commit after the relay read the batch: that row must survive
+    the relay's delete and be published on the next pass."""
+    schema = unique("s")
+    pool = await create_pool(stack.database_url, schema=schema)
+    await apply_migrations(pool, schema=schema, folders=[("shared", SHARED_MIGRATIONS)])
+    slow = await pool.acquire()
+    tx = slow.transaction()
+    await tx.start()
+    await slow.execute("INSERT INTO outbox(topic, value) VALUES ('t', 'early-id-late-commit')")
+    await pool.execute("INSERT INTO outbox(topic, value) VALUES ('t', 'late-id-early-commit')")
+    sent: list[bytes] = []
+
+    class Producer:
+        async def send(self, topic, value, key=None, headers=None):
+            sent.append(value)
+            if tx is not None and len(sent) == 1:
+                await tx.commit()  # commits between the relay's SELECT and its DELETE
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(None)
+            return future
+
+    relay = OutboxRelay(pool, Producer(), schema=schema, service="test")
+    try:
+        async with pool.acquire() as conn:
+            await relay._drain(conn)
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+            await relay._drain(conn)
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+        assert sent == [b"late-id-early-commit", b"early-id-late-commit"]
+    finally:
+        await pool.release(slow)
+        await pool.close()
