@@ -81,7 +81,7 @@ class ChaosPipeline:
         port = free_port()
         prefix = port_var.removesuffix("HTTP_PORT")
         env = {**self.env, port_var: str(port), f"{prefix}INSTANCE_ID": f"{name}{suffix}"}
-        return ServiceProcess(module, port, env, self.log_dir / f"{name}{suffix}.log")
+        return ServiceProcess(module, port, env, self.log_dir / f"{name}{suffix}.log")  # restarts append
 
     async def start(self, name: str) -> None:
         self.procs[name] = self._proc(name)
@@ -95,12 +95,20 @@ class ChaosPipeline:
         for p in self.procs.values():
             await p.wait_ready(timeout=120)
 
-    async def crash(self, name: str, sig: int = signal.SIGKILL) -> int | None:
-        """Stop a service with `sig` (SIGKILL: no chance to commit), then start it again."""
+    async def crash(self, name: str, sig: int = signal.SIGKILL, *, wait: bool = True) -> int | None:
+        """Stop a service with `sig` (SIGKILL: no chance to commit), then start it again (and wait until it is
+        ready, unless `wait` is false: several restarts can then overlap)."""
         rc = self.procs[name].stop(sig, timeout=40)
         self.restarts += 1
-        await self.start(name)
+        self.procs[name] = self._proc(name)
+        self.procs[name].start()
+        if wait:
+            await self.procs[name].wait_ready(timeout=120)
         return rc
+
+    async def wait_all_ready(self) -> None:
+        for p in self.procs.values():
+            await p.wait_ready(timeout=120)
 
     async def start_extra(self, name: str) -> ServiceProcess:
         p = self._proc(name, f"-extra{len(self.extra)}")
