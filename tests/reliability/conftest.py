@@ -225,3 +225,11 @@ def full_or_short(full: Any, short: Any) -> Any:
 
 
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(__file__).parent / ".hypothesis"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Render the results table of this mode (tests/reliability/results/<mode>.md) for docs/reliability.md."""
+    from tests.reliability.report import render
+
+    with contextlib.suppress(FileNotFoundError):
+        render("full" if FULL else "short")

@@ -34,7 +34,7 @@ from tests.support.chaos import FULL, read_all, record
 from tests.support.waiting import eventually
 
 # ~100,000 generated inputs across the paths in full mode, a few thousand in the short one
-KAFKA_N = full_or_short(14_000, 400)
+KAFKA_N = full_or_short(15_000, 400)
 HTTP_N = full_or_short(2_500, 120)
 LIMIT = 1024 * 1024
 
