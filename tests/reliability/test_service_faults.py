@@ -19,8 +19,8 @@ from tests.reliability.conftest import ChaosPipeline, full_or_short, open_incide
 from tests.support.chaos import FULL, Verdict, Workload, produce, record
 from tests.support.waiting import eventually
 
-N_ALERTS = full_or_short(3000, 240)
-N_TICKETS = full_or_short(300, 30)
+N_ALERTS = full_or_short(3000, 160)
+N_TICKETS = full_or_short(300, 24)
 RATE = full_or_short(600.0, 120.0)  # records per second: the load lasts a few seconds, faults land inside it
 ROUNDS = full_or_short(3, 1)
 SERVICE_NAMES = ["alert-ingest", "engineering-validation", "ticket-triage", "notifier"]
