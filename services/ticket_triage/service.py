@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,13 +18,14 @@ from shared.dead_letter import DeadLetter, outbox_rows
 from shared.tracking import claim_events, claim_records
 
 from . import store
-from .domain.classify import IncidentView
+from .domain.classify import IncidentIndex, IncidentView
 from .domain.decide import Decision, NewIncident, decide, late_links
 from .domain.policy import TriagePolicy
 from .domain.tickets import Ticket, TicketFormatError, parse_ticket
 from .events import SOURCE, Emitter, Tx
 
 log = structlog.get_logger(__name__)
+_debug = logging.getLogger(__name__)  # per-ticket debug lines are built only when they are shown
 NAME = "ticket-triage"
 DECISIONS = Counter("triage_decisions_total", "Triage decisions", ["outcome", "reason"])
 
@@ -34,11 +36,13 @@ def dead_letter(r: Any, exc: Exception) -> DeadLetter:
 
 @dataclass
 class _BatchView:
-    """What a batch reads once and keeps current itself: open incidents, pending tickets, known ticket ids."""
+    """What a batch reads once and keeps current itself: open incidents (prepared for matching), pending
+    tickets, known ticket ids; and the writes of its ticket decisions, buffered until the next read."""
 
     known: set[str]
-    incidents: list[IncidentView] | None = None
+    incidents: IncidentIndex | None = None
     pending: dict[str, list[Ticket]] = field(default_factory=dict)
+    writes: store.TicketWrites = field(default_factory=store.TicketWrites)
 
 
 class TriageService:
@@ -86,41 +90,55 @@ class TriageService:
                 if ticket.ticket_id in view.known:
                     continue  # the same ticket sent twice (webhook retry): one decision only
                 view.known.add(ticket.ticket_id)
-                with structlog.contextvars.bound_contextvars(ticket_id=ticket.ticket_id):
-                    await self._triage(tx, ticket, view)
+                await self._triage(tx, ticket, view)
+            await view.writes.flush(conn)
             tx.rows.extend(outbox_rows(letters, service=NAME))
             await tx.flush()
 
     async def _triage(self, tx: Tx, t: Ticket, view: _BatchView) -> None:
         if view.incidents is None:
-            view.incidents = await store.open_incidents(tx.conn)
+            await view.writes.flush(tx.conn)  # the read sees every earlier decision of the batch
+            view.incidents = IncidentIndex(await store.open_incidents(tx.conn))
         pending: list[Ticket] = []
         if t.product:
             if t.product not in view.pending:
+                await view.writes.flush(tx.conn)
                 view.pending[t.product] = await store.pending_tickets(tx.conn, t.product)
             pending = view.pending[t.product]
         d = decide(t, view.incidents, pending, self.policy)
-        placeholder = Decision(TriageOutcome.STANDARD_SUPPORT, "", 0, {}, problem_score=d.problem_score)
         if d.outcome is TriageOutcome.LINKED and d.incident_id:
-            await store.insert_ticket(tx.conn, t, placeholder)
-            await self.link(tx, d.incident_id, t, link_reason="triage", reason=d.reason, outcome=d.outcome,
-                            score=d.score, features=d.features)
+            # A new ticket has no link and no decision yet: this is link 1 of the pair and decision 1.
+            view.writes.ticket(t, problem_score=d.problem_score, outcome=d.outcome.value, incident_id=d.incident_id,
+                               pending=False)
+            view.writes.link(d.incident_id, t.ticket_id, "triage", t.subject)
+            view.writes.decision(t.ticket_id, outcome=d.outcome.value, incident_id=d.incident_id, reason=d.reason,
+                                 score=d.score, features=d.features)
+            self.emit.triaged(tx, t, 1, outcome=d.outcome, incident_id=d.incident_id, reason=d.reason,
+                              score=d.score, features=d.features)
+            self.emit.linked(tx, d.incident_id, t, "triage", 1)
+            DECISIONS.labels(d.outcome.value, "triage").inc()
         elif d.new_incident is not None:
-            await store.insert_ticket(tx.conn, t, placeholder)
-            await self._open(tx, d.new_incident, d)
+            # Rare: opening an incident takes the per-statement path, after the buffered writes.
+            with structlog.contextvars.bound_contextvars(ticket_id=t.ticket_id):
+                await view.writes.flush(tx.conn)
+                placeholder = Decision(TriageOutcome.STANDARD_SUPPORT, "", 0, {}, problem_score=d.problem_score)
+                await store.insert_ticket(tx.conn, t, placeholder)
+                await self._open(tx, d.new_incident, d)
             view.incidents = None  # re-read: the new incident is open for the rest of the batch
             view.pending.pop(t.product or "", None)
         else:
-            await store.insert_ticket(tx.conn, t, d)
-            n = await store.add_decision(tx.conn, t.ticket_id, outcome=d.outcome.value, incident_id=None,
-                                         reason=d.reason, score=d.score, features=d.features)
-            self.emit.triaged(tx, t, n, outcome=d.outcome, incident_id=None, reason=d.reason, score=d.score,
+            view.writes.ticket(t, problem_score=d.problem_score, outcome=d.outcome.value, incident_id=d.incident_id,
+                               pending=d.pending_cluster)
+            view.writes.decision(t.ticket_id, outcome=d.outcome.value, incident_id=None, reason=d.reason,
+                                 score=d.score, features=d.features)
+            self.emit.triaged(tx, t, 1, outcome=d.outcome, incident_id=None, reason=d.reason, score=d.score,
                               features=d.features)
             if d.pending_cluster:
                 pending.append(t)
             DECISIONS.labels(d.outcome.value, "pending_cluster" if d.pending_cluster else "standard").inc()
-        log.debug("ticket triaged", incident_id=d.incident_id, outcome=d.outcome.value, score=d.score,
-                  product=t.product)
+        if _debug.isEnabledFor(logging.DEBUG):
+            log.debug("ticket triaged", ticket_id=t.ticket_id, incident_id=d.incident_id, outcome=d.outcome.value,
+                      score=d.score, product=t.product)
 
     async def _open(self, tx: Tx, new: NewIncident, d: Decision) -> None:
         """IncidentOpened first, then TicketLinked(new_incident) for every ticket of the cluster (same key)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -158,3 +159,66 @@ async def insert_link(conn: asyncpg.Connection, incident_id: str, ticket_id: str
 async def deactivate_link(conn: asyncpg.Connection, incident_id: str, ticket_id: str) -> bool:
     return bool(await conn.fetchval("UPDATE links SET active = false WHERE incident_id = $1 AND ticket_id = $2 "
                                     "AND active RETURNING true", incident_id, ticket_id))
+
+
+@dataclass
+class TicketWrites:
+    """What a batch of new tickets writes, buffered in decision order and written with a few set-based
+    statements (`flush`). Every row is one a per-ticket statement would have written: flush before reading
+    anything these rows may change, and before any write that is not buffered, and the result is the same."""
+
+    tickets: list[tuple[Any, ...]] = field(default_factory=list)
+    decisions: list[tuple[Any, ...]] = field(default_factory=list)
+    links: list[tuple[str, str, str]] = field(default_factory=list)
+    ticket_texts: dict[str, list[str]] = field(default_factory=dict)
+
+    def ticket(self, t: Ticket, *, problem_score: float, outcome: str, incident_id: str | None,
+               pending: bool) -> None:
+        """A new ticket's row, already in its state after this batch's decision."""
+        self.tickets.append((t.ticket_id, t.source, t.subject, t.description, t.organization_id, t.requester_id,
+                             t.product, t.product_from, t.priority, t.locale, orjson.dumps(list(t.tags)).decode(),
+                             t.created_at, problem_score, outcome, incident_id, pending))
+
+    def decision(self, ticket_id: str, *, outcome: str, incident_id: str | None, reason: str, score: float,
+                 features: dict[str, float]) -> None:
+        """An automatic decision (decided_by triage), appended to the history in this order."""
+        self.decisions.append((ticket_id, outcome, incident_id, reason, score, orjson.dumps(features).decode()))
+
+    def link(self, incident_id: str, ticket_id: str, reason: str, subject: str) -> None:
+        """A first link of a new ticket; its subject grows the incident's ticket text (as append_ticket_text)."""
+        self.links.append((incident_id, ticket_id, reason))
+        self.ticket_texts.setdefault(incident_id, []).append(subject)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.tickets:
+            await conn.execute(
+                f"INSERT INTO tickets({_TICKET_COLS}, problem_score, outcome, incident_id, pending_cluster) "
+                "SELECT x.id, x.source, x.subject, x.description, x.org, x.requester, x.product, x.product_from, "
+                "x.priority, x.locale, ARRAY(SELECT e FROM jsonb_array_elements_text(x.tags) WITH ORDINALITY "
+                "AS j(e, n) ORDER BY n), x.created_at, x.score, x.outcome, x.incident_id, x.pending "
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+                "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::float8[], $14::text[], "
+                "$15::text[], $16::bool[]) WITH ORDINALITY AS x(id, source, subject, description, org, requester, "
+                "product, product_from, priority, locale, tags, created_at, score, outcome, incident_id, pending, "
+                "ord) ORDER BY x.ord", *map(list, zip(*self.tickets, strict=True)))
+        if self.links:
+            await conn.execute("INSERT INTO links(incident_id, ticket_id, reason) "
+                               "SELECT * FROM unnest($1::text[], $2::text[], $3::text[])",
+                               *map(list, zip(*self.links, strict=True)))
+        if self.decisions:
+            await conn.execute(  # ids in decision order, as one insert per decision would give them
+                "INSERT INTO decisions(ticket_id, outcome, incident_id, reason, score, features) "
+                "SELECT x.t, x.o, x.i, x.r, x.s, x.f FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                "$5::float8[], $6::jsonb[]) WITH ORDINALITY AS x(t, o, i, r, s, f, ord) ORDER BY x.ord",
+                *map(list, zip(*self.decisions, strict=True)))
+        if self.ticket_texts:
+            # right(right(a || ' ' || s1, n) || ' ' || s2, n) = right(a || ' ' || s1 || ' ' || s2, n)
+            ids = list(self.ticket_texts)
+            await conn.execute("UPDATE incidents i SET ticket_text = right(i.ticket_text || x.suffix, 8000), "
+                               "updated_at = now() FROM unnest($1::text[], $2::text[]) AS x(id, suffix) "
+                               "WHERE i.incident_id = x.id",
+                               ids, ["".join(" " + s for s in self.ticket_texts[i]) for i in ids])
+        self.tickets.clear()
+        self.decisions.clear()
+        self.links.clear()
+        self.ticket_texts.clear()

@@ -45,20 +45,21 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
              r"\btiming out\b", r"\btimed out\b", r"\btarda", r"\bforever\b", r"\bspinning\b", r"\blag",
              r"\bsaturation\b", r"\btiempo de espera\b"),
 }
-_C = {k: [re.compile(p) for p in v] for k, v in COMPONENTS.items()}
-_S = {k: [re.compile(p) for p in v] for k, v in SYMPTOMS.items()}
+#: one alternation per aspect: it matches somewhere exactly when one of the aspect's patterns does
+_C = {k: re.compile("|".join(f"(?:{p})" for p in v)) for k, v in COMPONENTS.items()}
+_S = {k: re.compile("|".join(f"(?:{p})" for p in v)) for k, v in SYMPTOMS.items()}
 
 
 @functools.lru_cache(maxsize=8192)
 def components(text: str) -> frozenset[str]:
     folded = fold(text)
-    return frozenset(k for k, pats in _C.items() if any(p.search(folded) for p in pats))
+    return frozenset(k for k, pattern in _C.items() if pattern.search(folded))
 
 
 @functools.lru_cache(maxsize=8192)
 def symptoms(text: str) -> frozenset[str]:
     folded = fold(text)
-    return frozenset(k for k, pats in _S.items() if any(p.search(folded) for p in pats))
+    return frozenset(k for k, pattern in _S.items() if pattern.search(folded))
 
 
 def agreement(a: frozenset[str], b: frozenset[str], *, disjoint: float) -> float:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from shared.contracts import Severity, TriageOutcome, propose_severity
 
-from .classify import IncidentView, Match, ProblemAssessment, match_incidents, problem_features, similarity
+from .classify import (
+    IncidentIndex, IncidentView, Match, ProblemAssessment, match_incidents, problem_features, similarity,
+)
 from .policy import TriagePolicy
 from .tickets import Ticket
 
@@ -31,7 +34,7 @@ class Assessment:
         return feats
 
 
-def assess(ticket: Ticket, incidents: list[IncidentView], policy: TriagePolicy) -> Assessment:
+def assess(ticket: Ticket, incidents: Sequence[IncidentView] | IncidentIndex, policy: TriagePolicy) -> Assessment:
     """Linked if a problem-ish ticket matches an open incident well enough; else problem or standard."""
     problem = problem_features(ticket)
     matches = match_incidents(ticket, incidents, lookback_s=policy.match_lookback_s)
@@ -88,7 +91,8 @@ def _open(ticket: Ticket, cluster: list[Ticket], why: str) -> NewIncident:
     return NewIncident(incident_id_for(cluster[0]), product, title[:512], sev, cluster, summary[:4096])
 
 
-def decide(ticket: Ticket, incidents: list[IncidentView], pending: list[Ticket], policy: TriagePolicy) -> Decision:
+def decide(ticket: Ticket, incidents: Sequence[IncidentView] | IncidentIndex, pending: list[Ticket],
+           policy: TriagePolicy) -> Decision:
     """The one decision for a new ticket, given open incidents and recent pending problem tickets."""
     a = assess(ticket, incidents, policy)
     feats, ps = a.features, a.problem.score

@@ -54,8 +54,20 @@ CONCEPTS = {
 
 def fold(text: str) -> str:
     """Lower-case and strip accents (so 'caído' and 'caido' are one word)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    # One ticket's text is folded by the lexicon, both aspects, the tokens and the product guess: cache the
+    # short ones (bounded memory), fold long ones each time.
+    return _fold_cached(text) if len(text) <= 4096 else _fold(text)
+
+
+def _fold(text: str) -> str:
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered  # NFKD leaves ASCII unchanged and has no combining marks to strip
+    decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_fold_cached = functools.lru_cache(maxsize=2048)(_fold)
 
 
 @functools.lru_cache(maxsize=8192)  # incident texts are tokenised again for every ticket
@@ -132,3 +144,56 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     na = math.sqrt(sum(w * w for w in a.values()))
     nb = math.sqrt(sum(w * w for w in b.values()))
     return dot / (na * nb) if na and nb else 0.0
+
+
+class _Prepared:
+    """One document of a FixedCorpus: each distinct term's position and weight, with and without the query."""
+
+    def __init__(self, toks: Sequence[str], corpus: FixedCorpus) -> None:
+        tf = Counter(toks)
+        self.position = {t: i for i, t in enumerate(tf)}
+        base = [corpus.weight(t, c, with_query=False) for t, c in tf.items()]
+        self.shared = [corpus.weight(t, c, with_query=True) for t, c in tf.items()]
+        self.base_squares = [w * w for w in base]
+        self.shared_squares = [w * w for w in self.shared]
+
+
+class FixedCorpus:
+    """TF-IDF of fixed documents against one query at a time: `cosines(q)[k]` equals
+    `cosine(c.vector(q), c.vector(docs[k]))` with `c = Corpus([*docs, q])`, to the last bit.
+
+    The query only changes the document frequency (and so the idf) of its own terms, so each document's weights
+    and squared weights are prepared once with and without the query counted; a document sharing no term with
+    the query scores 0 without being looked at. Sums run over the same values in the same order as `cosine`."""
+
+    def __init__(self, docs: Sequence[Sequence[str]]) -> None:
+        self.n = len(docs) + 1  # the query is a document of the corpus too
+        self.df: Counter[str] = Counter()
+        for d in docs:
+            self.df.update(set(d))
+        self.docs = [_Prepared(d, self) for d in docs]
+
+    def weight(self, term: str, count: int, *, with_query: bool) -> float:
+        """Corpus.vector's weight of a term seen `count` times, its df counting the query when it has the term."""
+        idf = math.log((1 + self.n) / (1 + self.df.get(term, 0) + with_query)) + 1.0
+        return (1 + math.log(count)) * idf * TERM_WEIGHTS.get(term, 1.0)
+
+    def cosines(self, query: Sequence[str]) -> list[float]:
+        """Cosine similarity of the query with each document, in document order."""
+        q = {t: self.weight(t, c, with_query=True) for t, c in Counter(query).items()}
+        if not q:
+            return [0.0] * len(self.docs)
+        nq = math.sqrt(sum(w * w for w in q.values()))
+        out = []
+        for d in self.docs:
+            shared = [(w, d.position[t]) for t, w in q.items() if t in d.position]
+            if not shared:  # every product in the dot is 0: the cosine is 0 (weights are positive)
+                out.append(0.0)
+                continue
+            dot = sum(w * d.shared[i] for w, i in shared)  # the zero products add nothing, even to a float sum
+            squares = d.base_squares.copy()
+            for _, i in shared:
+                squares[i] = d.shared_squares[i]
+            nd = math.sqrt(sum(squares))
+            out.append(dot / (nq * nd) if nq and nd else 0.0)
+        return out
