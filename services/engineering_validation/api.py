@@ -114,6 +114,7 @@ def router() -> APIRouter:
         row = await store.get_candidate(pool, candidate_id)
         if row is None:
             raise NotFound(f"no candidate {candidate_id}")
+        ensure_team(principal, row["team"])
         alerts = await pool.fetch("SELECT * FROM alerts WHERE candidate_id=$1 ORDER BY fired_at", candidate_id)
         return {**dict(row), "alerts": [dict(a) for a in alerts]}
 
@@ -135,6 +136,10 @@ def router() -> APIRouter:
                                              "resolved"] = Query("open"),
                              product: str | None = Query(None), team: str | None = Query(None)
                              ) -> list[dict[str, Any]]:
+        if team is not None:
+            ensure_team(principal, team)
+        elif principal.team != ADMIN_SCOPE:
+            team = principal.team  # a team token sees its own team's incidents (tickets carry customer data)
         return await inc.listing(request.app.state.pool, open_only=status == "open",
                                  status=None if status in ("open", "all") else status, product=product, team=team)
 
@@ -150,6 +155,7 @@ def router() -> APIRouter:
         row = await inc.get(pool, incident_id)
         if row is None:
             raise NotFound(f"no incident {incident_id}")
+        ensure_team(principal, row["team"])
         return {**dict(row), "alerts": [dict(a) for a in await inc.alerts(pool, incident_id)],
                 "tickets": [{**dict(t), "ticket": orjson.loads(t["ticket"])}
                             for t in await inc.tickets(pool, incident_id)],
