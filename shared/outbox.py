@@ -59,9 +59,17 @@ async def enqueue_rows(conn: asyncpg.Connection,
 
 def raw_row(topic: str, key: bytes | None, value: bytes | None,
             headers: Iterable[tuple[str, bytes]]) -> tuple[str, bytes | None, bytes, str]:
-    """An outbox row for bytes that are not an envelope (dead letters keep the original bytes)."""
-    hdrs = [[k, v.decode("utf-8", "replace")] for k, v in headers]
+    """An outbox row for bytes that are not an envelope (dead letters keep the original bytes).
+
+    Header values are kept as text in jsonb, which refuses U+0000: a NUL in a header becomes U+FFFD (the value
+    itself is stored as bytes, unchanged).
+    """
+    hdrs = [[_jsonb_text(k), _jsonb_text(v.decode("utf-8", "replace"))] for k, v in headers]
     return (topic, key, value if value is not None else b"", orjson.dumps(hdrs).decode())
+
+
+def _jsonb_text(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
 
 
 class OutboxRelay:

@@ -86,6 +86,10 @@ class EventRegistry:
 
     def decode(self, raw: bytes | str | dict[str, Any]) -> Envelope[Any]:
         """Parse and validate an envelope; raises ValueError (or pydantic ValidationError) on bad input."""
+        if isinstance(raw, (bytes, str)) and ("\\u0000" in raw if isinstance(raw, str) else b"\\u0000" in raw):
+            # PostgreSQL text and jsonb refuse U+0000; no field of ours carries it, so it is bad input here
+            # rather than a record that fails every consumer's transaction forever.
+            raise ValueError("event contains a NUL character (U+0000)")
         doc = orjson.loads(raw) if isinstance(raw, (bytes, str)) else raw
         if not isinstance(doc, dict):
             raise ValueError("event is not a JSON object")

@@ -80,3 +80,11 @@ def test_payloads_are_frozen():
 ])
 def test_severity_proposal(kwargs, expected):
     assert propose_severity(**kwargs) == expected
+
+
+def test_nul_characters_are_bad_input():
+    """PostgreSQL refuses U+0000 in text and jsonb: an event carrying one is rejected on decode (dead-lettered)
+    instead of failing every consumer's transaction forever."""
+    event = make_event(IncidentResolved(incident_id="INC-1", message="fixed\x00"), source="/t")
+    with pytest.raises(ValueError, match="NUL"):
+        INCIDENT_EVENTS.decode(encode(event))
