@@ -117,7 +117,8 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
             return invalid(_bad_status(err), "Event object is invalid", [err.message])
         if not isinstance(doc, dict):
             return invalid(400, "Event object is invalid", ["the body must be a JSON object"])
-        if doc.get("routing_key") not in routing_keys:
+        key = doc.get("routing_key")
+        if not isinstance(key, str) or key not in routing_keys:  # an object or array is unhashable: 401, not 500
             return invalid(401, "Invalid routing key", ["routing_key is missing or not accepted here"])
         try:
             event = PDEvent.model_validate(doc)
