@@ -118,7 +118,9 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
         if not isinstance(doc, dict):
             return invalid(400, "Event object is invalid", ["the body must be a JSON object"])
         key = doc.get("routing_key")
-        if not isinstance(key, str) or key not in routing_keys:  # an object or array is unhashable: 401, not 500
+        if key is not None and not isinstance(key, str):
+            return invalid(400, "Event object is invalid", ["routing_key must be a string"])
+        if key not in routing_keys:
             return invalid(401, "Invalid routing key", ["routing_key is missing or not accepted here"])
         try:
             event = PDEvent.model_validate(doc)
