@@ -19,6 +19,7 @@ from .settings import Settings
 NAME = "alert-ingest"
 SCHEMA = "alert_ingest"
 MIGRATIONS = Path(__file__).parent / "migrations"
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -35,6 +36,11 @@ def create_app(settings: Settings) -> FastAPI:
         # Everything built so far lives as long as the process: keep it out of the collector's scans, which
         # otherwise cost the hot path on every full collection.
         gc.freeze()
+        # A batch keeps ~100k small container objects alive (records, models, decisions) until it commits;
+        # with the default thresholds (700, 10, 10) the collector re-scans them again and again while the
+        # batch is built (measured: ~20% of the CPU per record). Nothing on the hot path creates reference
+        # cycles, so collecting far less often costs no memory worth counting.
+        gc.set_threshold(*GC_THRESHOLDS)
 
     @runtime.background("flap-sweep")
     async def _sweep(rt: ServiceRuntime) -> None:

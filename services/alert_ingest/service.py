@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import structlog
@@ -32,15 +31,31 @@ CHANGES = Counter("alert_ingest_state_changes_total", "AlertStateChanged events 
 SOURCE = "/services/alert-ingest"
 
 
-@dataclass(frozen=True)
-class Parsed:
-    """One raw record after the pure parse: its alerts, or why it is bad."""
+class Parsed(NamedTuple):
+    """One raw record after the pure parse: its alerts, or why it is bad (a tuple: one per record)."""
 
     record: Any
     at: datetime
     format: str | None = None
     observations: tuple[Observation, ...] = ()
     error: BadInput | None = None
+
+
+def _by_fingerprint(batch: list[Parsed]) -> dict[str, list[Seen]]:
+    """The batch's observations grouped by fingerprint, in record order."""
+    by_fp: dict[str, list[Seen]] = {}
+    for p in batch:
+        if not p.observations:
+            continue
+        r, at = p.record, p.at
+        ref = f"{r.topic}/{r.partition}/{r.offset}"
+        for o in p.observations:
+            seen = by_fp.get(o.fingerprint)
+            if seen is None:
+                by_fp[o.fingerprint] = [Seen(o, at, ref)]
+            else:
+                seen.append(Seen(o, at, ref))
+    return by_fp
 
 
 class IngestService:
@@ -68,17 +83,14 @@ class IngestService:
 
     async def handle(self, records: Sequence[Any]) -> None:
         """Claim, decide, store and enqueue one batch in one transaction; a failure rewinds it all."""
-        parsed = {(r.topic, r.partition, r.offset): self.parse_record(r) for r in records}
+        # keyed by identity: claim_records hands back the very record objects it was given
+        parsed = {id(r): self.parse_record(r) for r in records}
         async with self._pool.acquire() as conn, conn.transaction():
             fresh = await claim_records(conn, self._group, records)
             if not fresh:
                 return
-            batch = [parsed[(r.topic, r.partition, r.offset)] for r in fresh]
-            by_fp: dict[str, list[Seen]] = {}
-            for p in batch:
-                ref = f"{p.record.topic}/{p.record.partition}/{p.record.offset}"
-                for o in p.observations:
-                    by_fp.setdefault(o.fingerprint, []).append(Seen(o, p.at, ref))
+            batch = [parsed[id(r)] for r in fresh]
+            by_fp = _by_fingerprint(batch)
             states = await store.lock_states(conn, list(by_fp)) if by_fp else {}
             decisions = {fp: apply(states.get(fp), seen, self.policy) for fp, seen in by_fp.items()}
             await store.save(conn, decisions)

@@ -16,13 +16,18 @@ _COLUMNS = "fingerprint, status, severity, occurrences, episode, change_seq, fla
            "last_seen, alert"
 
 
+_STATUS = {s.value: s for s in AlertStatus}
+_SEVERITY = {s.value: s for s in AlertSeverity}
+
+
 def _state(r: asyncpg.Record) -> AlertState | None:
-    if r["status"] is None:
+    fp, status, severity, occurrences, episode, seq, flapping, flips, first_seen, last_seen, alert = r
+    if status is None:
         return None
-    flips = tuple(datetime.fromtimestamp(t, UTC) for t in orjson.loads(r["flips"]))
-    return AlertState(r["fingerprint"], AlertStatus(r["status"]), AlertSeverity(r["severity"]), r["occurrences"],
-                      r["episode"], r["change_seq"], r["flapping"], flips, r["first_seen"], r["last_seen"],
-                      r["alert"])
+    # most alerts never flipped: skip decoding the empty list
+    times = () if flips == "[]" else tuple(datetime.fromtimestamp(t, UTC) for t in orjson.loads(flips))
+    return AlertState(fp, _STATUS[status], _SEVERITY[severity], occurrences, episode, seq, flapping, times,
+                      first_seen, last_seen, alert)
 
 
 async def lock_states(conn: asyncpg.Connection, fingerprints: Sequence[str]) -> dict[str, AlertState | None]:

@@ -3,9 +3,7 @@ Also the small helpers the format modules share."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,24 +21,45 @@ class BadInput(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
 class Observation:
     """One alert as received. `partial`: a PagerDuty acknowledge/resolve that names only the dedup key.
 
     The canonical alert is built only when a rule needs it (`alert`): most of a storm are repeats, which
-    need just the fingerprint, status and severity.
+    need just the fingerprint, status and severity. A plain slotted class, not a dataclass: one is made per
+    alert on the hot path. Treat it as immutable.
     """
 
-    fingerprint: str
-    status: AlertStatus
-    severity: AlertSeverity
-    build: Callable[[], CanonicalAlert] = field(repr=False, compare=False)
-    partial: bool = False
-    acknowledge: bool = False
+    __slots__ = ("fingerprint", "status", "severity", "partial", "acknowledge", "_build", "_alert")
 
-    @functools.cached_property
+    def __init__(self, fingerprint: str, status: AlertStatus, severity: AlertSeverity,
+                 build: Callable[[], CanonicalAlert], partial: bool = False, acknowledge: bool = False) -> None:
+        self.fingerprint = fingerprint
+        self.status = status
+        self.severity = severity
+        self.partial = partial
+        self.acknowledge = acknowledge
+        self._build = build
+        self._alert: CanonicalAlert | None = None
+
+    @property
     def alert(self) -> CanonicalAlert:
-        return self.build()
+        a = self._alert
+        if a is None:
+            a = self._alert = self._build()
+        return a
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.fingerprint, self.status, self.severity, self.partial, self.acknowledge)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Observation) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Observation(fingerprint={self.fingerprint!r}, status={self.status!r}, "
+                f"severity={self.severity!r}, partial={self.partial!r}, acknowledge={self.acknowledge!r})")
 
     @classmethod
     def of(cls, alert: CanonicalAlert, *, partial: bool = False, acknowledge: bool = False) -> Observation:

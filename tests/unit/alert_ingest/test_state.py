@@ -120,3 +120,36 @@ def test_splitting_a_stream_into_batches_does_not_change_the_outcome(items, cut)
     second = apply(first.state, stream[cut:], POLICY)
     assert whole.state == second.state
     assert [c.event_id for c in whole.changes] == [c.event_id for c in first.changes + second.changes]
+
+
+@given(st.lists(st.one_of(st.text(max_size=30), st.integers(-10, 10**12)), min_size=1, max_size=5))
+def test_stable_id_is_the_shared_deterministic_id(parts):
+    from services.alert_ingest.domain.state import stable_id
+    from shared.contracts import deterministic_id
+
+    assert stable_id(*parts) == deterministic_id(*parts)
+
+
+def _stepwise(old, items, policy):
+    """apply() without its shortcut for plain repeats: every observation through _step."""
+    from services.alert_ingest.domain.state import Decision, _step
+
+    d = Decision(old.copy() if old is not None else None)
+    for s in items:
+        _step(d, s, policy)
+    return d
+
+
+@given(st.lists(_obs, min_size=1, max_size=12), st.integers(0, 6), st.integers(1, 200))
+def test_the_repeat_shortcut_equals_stepping_through(history, repeats, step_s):
+    """Plain repeats (counted in one go) give exactly what stepping through each of them gives."""
+    start = apply(None, seen(*history, step=timedelta(seconds=step_s)), POLICY).state
+    if start is None:
+        return
+    later = T0 + timedelta(seconds=step_s * len(history))
+    same = obs(start.status.value, start.severity.value)
+    items = seen(*[same] * repeats, start=later, step=timedelta(seconds=step_s))
+    fast, slow = apply(start, items, POLICY), _stepwise(start, items, POLICY)
+    assert fast.state == slow.state and fast.dirty == slow.dirty
+    assert fast.changes == slow.changes and fast.history == slow.history
+    assert fast.state.flips == slow.state.flips and fast.state is not start
