@@ -91,6 +91,8 @@ async def run(ctx: Ctx) -> dict:
 
 async def run_triage(ctx: Ctx) -> dict:
     """The same for ticket-triage, while it works through a backlog of tickets with 50 incidents open."""
+    if ctx.cfg.quick:
+        raise NotRun("full run only (keeps BENCH_QUICK=1 under 2 minutes)")
     if reason := missing("ticket-triage"):
         raise NotRun(reason)
     if py_spy() is None:
