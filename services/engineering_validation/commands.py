@@ -99,14 +99,15 @@ class Commands:
     async def post_update(self, incident_id: str, principal: Principal, message: str,
                           status: IncidentStatus | None) -> str:
         async with self._open_incident(incident_id, principal) as (conn, row, now):
+            update_id = ops.new_update_id()
             if status is not None and status != row["status"]:
                 try:
                     check_status_change(IncidentStatus(row["status"]), status)
                 except TransitionError as exc:
                     raise Conflict(str(exc)) from exc
-                await ops.change_status(conn, self.v.pub, row, status, principal.name, now)
+                await ops.change_status(conn, self.v.pub, row, status, principal.name, now, update_id=update_id)
                 row = await inc.get(conn, incident_id)
-            return await ops.post_update(conn, self.v.pub, row, message, principal.name, now)
+            return await ops.post_update(conn, self.v.pub, row, message, principal.name, now, update_id=update_id)
 
     async def resolve(self, incident_id: str, principal: Principal, message: str) -> None:
         async with self._open_incident(incident_id, principal) as (conn, row, now):

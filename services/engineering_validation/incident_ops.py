@@ -66,17 +66,22 @@ async def change_severity(conn: Conn, pub: Publisher, row: asyncpg.Record, new: 
 
 
 async def change_status(conn: Conn, pub: Publisher, row: asyncpg.Record, new: IncidentStatus, by: str,
-                        now: datetime) -> None:
+                        now: datetime, *, update_id: str | None = None) -> None:
     previous = IncidentStatus(row["status"])
     await inc.update(conn, row["id"], now, status=new.value)
     await inc.add_timeline(conn, row["id"], now, "status_changed", by, previous=previous.value, status=new.value)
-    await pub.incident(conn, StatusChanged(incident_id=row["id"], previous=previous, status=new, changed_by=by))
+    await pub.incident(conn, StatusChanged(incident_id=row["id"], previous=previous, status=new, changed_by=by,
+                                           update_id=update_id))
+
+
+def new_update_id() -> str:
+    return uuid.uuid4().hex
 
 
 async def post_update(conn: Conn, pub: Publisher, row: asyncpg.Record, message: str, author: str,
-                      now: datetime) -> str:
+                      now: datetime, *, update_id: str | None = None) -> str:
     """A public status message (StatusUpdatePosted); returns its update id."""
-    update_id = uuid.uuid4().hex
+    update_id = update_id or new_update_id()
     await inc.update(conn, row["id"], now)
     await inc.add_timeline(conn, row["id"], now, "status_update", author, update_id=update_id, message=message)
     await pub.incident(conn, StatusUpdatePosted(incident_id=row["id"], update_id=update_id, message=message,

@@ -56,6 +56,9 @@ class StatusChanged(_IncidentEvent):
     previous: IncidentStatus
     status: IncidentStatus
     changed_by: str = ""
+    update_id: str | None = Field(
+        None, description="Set when the change came with a public status update (StatusUpdatePosted with this "
+                          "id follows and carries the new status): customers hear it once, with the update.")
 
 
 class StatusUpdatePosted(_IncidentEvent):

@@ -70,8 +70,10 @@ def decide(current: Incident | None, data: Any, *, event_id: str) -> Decision:
             return Decision(replace(inc, severity=str(data.severity)), schedule="keep")
         case StatusChanged():
             inc = replace(inc, status=str(data.status))
-            if data.status == "resolved" or not inc.open:
-                return Decision(inc)  # IncidentResolved carries the customer message
+            if data.status == "resolved" or not inc.open or data.update_id:
+                # IncidentResolved carries the resolution message; an update that came with the change
+                # (StatusUpdatePosted, same update_id) tells customers the new status: one comment, not two.
+                return Decision(inc)
             return Decision(inc, Broadcast("status", f"status:{event_id}"), schedule="reset")
         case StatusUpdatePosted():
             inc = replace(inc, status=str(data.status), latest_update=data.message)

@@ -38,6 +38,16 @@ def test_status_change_broadcasts_but_not_to_resolved():
     assert d.broadcast is None  # IncidentResolved carries the customer message
 
 
+def test_status_change_that_comes_with_an_update_is_told_once_with_the_update():
+    inc = decide(None, OPENED, event_id="e1").incident
+    d = decide(inc, StatusChanged(incident_id=INC, previous="investigating", status="identified", update_id="u2"),
+               event_id="e3")
+    assert d.broadcast is None and d.incident.status == "identified"
+    d = decide(d.incident, StatusUpdatePosted(incident_id=INC, update_id="u2", message="Fix deploying",
+                                              status="identified"), event_id="e4")
+    assert d.broadcast.kind == "update" and d.broadcast.key == "update:u2"
+
+
 def test_resolved_broadcasts_once_and_ends_schedule():
     inc = decide(None, OPENED, event_id="e1").incident
     d = decide(inc, IncidentResolved(incident_id=INC, message="Fixed"), event_id="e5")
