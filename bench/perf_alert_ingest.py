@@ -8,6 +8,7 @@ to the machine's other load, records/s is not. `--relay` measures the raw aiokaf
 the same records in the same way, so the two can be compared in the same minutes.
 
     .venv/bin/python -m bench.perf_alert_ingest --alerts 40000 --reps 3 --relay
+    .venv/bin/python -m bench.perf_alert_ingest --against 1ac791d           # interleaved with an older tree
     .venv/bin/python -m bench.perf_alert_ingest --profile /tmp/ingest.txt   # py-spy while it drains
     .venv/bin/python -m bench.perf_alert_ingest --inproc [--cprofile]       # handle() alone, no Kafka
 
@@ -20,8 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import psutil
@@ -30,6 +36,7 @@ from .payloads import Record, alerts_in
 from .pipeline import A, progress, relay, services
 from .scenarios.ingest import mix, preload
 from .scenarios.profile import record as py_spy_record, summarise
+from .procs import ROOT, Proc, service_proc
 from .slice import stack_slice
 
 
@@ -92,11 +99,44 @@ async def _watch(pr, group: str, topic: str, total: int, pid: int, *, outbox_dsn
     return Run(total - n0, now - t0, cpu - c0, drained - c0)
 
 
-async def ingest_run(records: list[Record], profile: str | None = None, profile_s: int = 8) -> Run:
+def export_tree(commit: str) -> Path:
+    """The repository at `commit` in a temporary folder (git archive), to run an older service from."""
+    out = Path(tempfile.mkdtemp(prefix=f"perf-ingest-{commit[:8]}-"))
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
+
+
+@contextlib.asynccontextmanager
+async def _service(s, tree: Path | None):
+    """alert-ingest as a process on the slice: from this tree, or from an exported one."""
+    if tree is None:
+        async with services(s, ["alert-ingest"], ready=False) as procs:
+            yield procs["alert-ingest"]
+        return
+    proc = service_proc("alert-ingest", s.env())
+    proc.start = lambda: _start_in(proc, tree)  # type: ignore[method-assign]
+    proc.start()
+    try:
+        yield proc
+    finally:
+        await proc.stop()
+
+
+def _start_in(proc: Proc, tree: Path) -> None:
+    """Proc.start, with the exported tree as the working directory (so `-m services...` imports from it)."""
+    proc.log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(proc.log_path, "ab")
+    proc.proc = subprocess.Popen(proc.argv, cwd=tree, stdout=log, stderr=subprocess.STDOUT,
+                                 env={**os.environ, **proc.env})
+    proc._sampler = asyncio.create_task(proc._sample())
+
+
+async def ingest_run(records: list[Record], profile: str | None = None, profile_s: int = 8,
+                     tree: Path | None = None) -> Run:
     async with stack_slice() as s:
         await preload(s, s.topics.alerts_raw, records)
-        async with progress(s) as pr, services(s, ["alert-ingest"], ready=False) as procs:
-            proc = procs["alert-ingest"]
+        async with progress(s) as pr, _service(s, tree) as proc:
             tasks = []
 
             def start_profile() -> None:
@@ -198,6 +238,7 @@ async def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--relay", action="store_true", help="also measure the raw aiokafka relay, interleaved")
+    ap.add_argument("--against", metavar="COMMIT", help="also run the service as of COMMIT, interleaved")
     ap.add_argument("--inproc", action="store_true", help="handle() in this process, no Kafka (see above)")
     ap.add_argument("--cprofile", action="store_true", help="with --inproc: cProfile the handle() calls")
     ap.add_argument("--profile", help="py-spy the service while it drains (one run), raw output to this file")
@@ -220,8 +261,13 @@ async def main() -> None:
         for f, p in incl:
             print(f"  incl {p:5.1f}%  {f}")
         return
-    ingest, base = [], []
+    ingest, base, older = [], [], []
+    old_tree = export_tree(a.against) if a.against else None
     for i in range(a.reps):
+        if old_tree is not None:
+            older.append(await ingest_run(records, tree=old_tree))
+            print(f"  rep {i + 1}: {a.against[:12]:12s} {older[-1].us_per_record:.1f} µs/record, "
+                  f"{older[-1].rate:.0f}/s", flush=True)
         ingest.append(await ingest_run(records))
         print(f"  rep {i + 1}: alert-ingest {ingest[-1].us_per_record:.1f} µs/record, {ingest[-1].rate:.0f}/s",
               flush=True)
@@ -229,6 +275,8 @@ async def main() -> None:
             base.append(await relay_run(records))
             print(f"  rep {i + 1}: relay        {base[-1].us_per_record:.1f} µs/record, {base[-1].rate:.0f}/s",
                   flush=True)
+    if older:
+        print(_line(a.against[:12], older))
     print(_line("alert-ingest", ingest))
     if base:
         print(_line("relay", base))

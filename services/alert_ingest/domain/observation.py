@@ -80,10 +80,23 @@ def when(value: datetime | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+_CANONICAL_FIELDS = tuple(CanonicalAlert.model_fields)
+_CANONICAL_FIELD_SET = frozenset(_CANONICAL_FIELDS)
+_set = object.__setattr__
+
+
 def canonical(**fields: Any) -> CanonicalAlert:
     """Build the canonical alert without validating it again: the format's input model validated every
-    field and the builders truncate texts to the contract's limits (this is the hot path)."""
-    return CanonicalAlert.model_construct(**fields)
+    field and the builders truncate texts to the contract's limits (this is the hot path). What
+    `model_construct` makes, without its per-field alias and default handling when every field is given."""
+    if fields.keys() != _CANONICAL_FIELD_SET:
+        return CanonicalAlert.model_construct(**fields)
+    m = CanonicalAlert.__new__(CanonicalAlert)
+    _set(m, "__dict__", {name: fields[name] for name in _CANONICAL_FIELDS})  # field order: the JSON's order
+    _set(m, "__pydantic_fields_set__", set(_CANONICAL_FIELDS))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
 
 
 def num(value: str | None) -> float | None:

@@ -160,3 +160,19 @@ def test_repeated_bytes_reuse_validation_but_not_the_receive_time():
     assert first.fingerprint == second.fingerprint
     with pytest.raises(BadInput):  # bad bytes are never remembered as good
         parse(b'{"status": "firing", "summary": ""}', received_at=NOW, product_map=PRODUCTS)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.json")))
+def test_canonical_builds_what_model_construct_builds(name):
+    from services.alert_ingest.domain.observation import canonical
+    from shared.contracts import CanonicalAlert
+
+    for o in _parse(sample(name))[1]:
+        a = o.alert
+        fields = dict(reversed(list(a.__dict__.items())))  # any order in, the model's order out
+        ref = CanonicalAlert.model_construct(**fields)
+        built = canonical(**fields)
+        assert built == ref and built.model_fields_set == ref.model_fields_set
+        assert built.model_dump_json() == ref.model_dump_json()
+        assert list(built.model_dump()) == list(CanonicalAlert.model_fields)
+        assert CanonicalAlert.model_validate(built.model_dump()) == built

@@ -108,3 +108,31 @@ def test_fast_path_never_disagrees_with_the_careful_one(doc):
 
 def test_none_value():
     _check(None)
+
+
+# Alertmanager webhooks whose alerts share fingerprints and differ a little (a label, a type)
+_am_value = st.one_of(st.sampled_from(["firing", "resolved", "2026-12-03T16:00:00Z", "x"]), st.integers(0, 2),
+                      st.none(), st.booleans())
+_am_alert = st.fixed_dictionaries(
+    {"fingerprint": st.sampled_from(["fa", "fb", 1]), "status": st.sampled_from(["firing", "resolved", 1]),
+     "labels": st.dictionaries(st.sampled_from(["alertname", "severity"]), st.one_of(st.just("a"), _am_value),
+                               max_size=2),
+     "startsAt": st.sampled_from(["2026-12-03T16:00:00Z", 0, 1.0, True, "nope"])},
+    optional={"endsAt": _am_value, "annotations": st.dictionaries(st.just("summary"), _am_value, max_size=1),
+              "generatorURL": _am_value, "extra": _am_value})
+_am_doc = st.fixed_dictionaries({"version": st.sampled_from(["4", "3", 4]), "alerts": st.lists(_am_alert, max_size=3)},
+                                optional={"groupKey": _am_value, "status": _am_value, "commonLabels": _am_value})
+
+
+@given(st.lists(_am_doc, min_size=1, max_size=4))
+def test_alertmanager_fast_path_never_disagrees_with_the_careful_one(docs):
+    for doc in docs:
+        raw = orjson.dumps(doc)
+        fast = _fast_validate(raw, 1 << 20)
+        try:
+            careful = _MODELS[detect(doc)].model_validate(doc)
+        except Exception:
+            careful = None
+        if fast is not None:
+            assert careful is not None and type(fast) is type(careful) and fast == careful
+        _check(raw)
