@@ -50,7 +50,7 @@ def _cpu(p: psutil.Process) -> float:
     return t.user + t.system
 
 
-async def throughput_once(n: int, run: str) -> dict[str, Any]:
+async def throughput_once(n: int, run: str, profile: Path | None = None) -> dict[str, Any]:
     records = [rec for _, _, rec in ticket_stream(n, run)]
     ids = {k.decode() for k, _ in records}
     async with stack_slice() as s, services(s, ["ticket-triage"]) as procs:
@@ -65,6 +65,13 @@ async def throughput_once(n: int, run: str) -> dict[str, Any]:
         read = 0
         try:
             await asyncio.sleep(1.0)  # idle: the process settles after seeding
+            spy = None
+            if profile is not None:  # py-spy on the service while it works (sampling costs it a little)
+                spy = await asyncio.create_subprocess_exec(
+                    str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid), "--rate", "200",
+                    "--format", "raw", "--output", str(profile), "--nonblocking", "--idle",
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+                await asyncio.sleep(1.0)
             cpu0, t0 = _cpu(proc), time.monotonic()
             await produce_bulk(producer, s.topics.tickets_new, records, s.kafka.partitions)
             deadline = t0 + 900
@@ -81,6 +88,9 @@ async def throughput_once(n: int, run: str) -> dict[str, Any]:
                     raise RuntimeError(f"only {len(seen)}/{len(ids)} tickets triaged")
                 await asyncio.sleep(0.02)
             t1, cpu1 = time.monotonic(), _cpu(proc)
+            if spy is not None:
+                spy.send_signal(2)  # SIGINT: py-spy writes what it sampled
+                await spy.wait()
         finally:
             await producer.stop()
             await reader.stop()
@@ -91,7 +101,7 @@ async def throughput_once(n: int, run: str) -> dict[str, Any]:
 async def throughput(args: argparse.Namespace) -> None:
     runs = []
     for i in range(args.reps):
-        r = await throughput_once(args.tickets, f"pf{i}")
+        r = await throughput_once(args.tickets, f"pf{i}", profile=args.profile)
         runs.append(r)
         print(orjson.dumps(r).decode(), flush=True)
     for key in ("tickets_per_s", "cpu_us_per_ticket"):
@@ -249,6 +259,7 @@ def main() -> None:
     t = sub.add_parser("throughput")
     t.add_argument("--tickets", type=int, default=3000)
     t.add_argument("--reps", type=int, default=3)
+    t.add_argument("--profile", type=Path, help="py-spy raw output of the service process (figures then skewed)")
     e = sub.add_parser("equivalence")
     e.add_argument("--against", default="HEAD")
     e.add_argument("--tickets", type=int, default=3000)

@@ -11,9 +11,8 @@ different components ("search fails" vs "pages return 502") are kept apart.
 from __future__ import annotations
 
 import functools
-import re
 
-from .text import fold
+from .text import AnyOf, fold
 
 COMPONENTS: dict[str, tuple[str, ...]] = {
     "messages": (r"\bmessag", r"\bmensaj", r"\brepl(y|ies)\b", r"\brespuestas?\b"),
@@ -45,9 +44,8 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
              r"\btiming out\b", r"\btimed out\b", r"\btarda", r"\bforever\b", r"\bspinning\b", r"\blag",
              r"\bsaturation\b", r"\btiempo de espera\b"),
 }
-#: one alternation per aspect: it matches somewhere exactly when one of the aspect's patterns does
-_C = {k: re.compile("|".join(f"(?:{p})" for p in v)) for k, v in COMPONENTS.items()}
-_S = {k: re.compile("|".join(f"(?:{p})" for p in v)) for k, v in SYMPTOMS.items()}
+_C = {k: AnyOf(v) for k, v in COMPONENTS.items()}
+_S = {k: AnyOf(v) for k, v in SYMPTOMS.items()}
 
 
 @functools.lru_cache(maxsize=8192)

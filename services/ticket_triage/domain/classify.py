@@ -3,13 +3,12 @@ weighted match score says which open incident it belongs to. Every feature and w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from .aspects import agreement, components, symptoms
-from .text import Corpus, FixedCorpus, cosine, fold, tokens
+from .text import AnyOf, Corpus, FixedCorpus, cosine, fold, tokens
 from .tickets import Ticket
 
 #: feature name -> (weight, patterns on the folded text, English and Spanish)
@@ -53,9 +52,7 @@ PROBLEM_LEXICON: dict[str, tuple[float, tuple[str, ...]]] = {
                           r"\bone (user|agent)\b", r"\bun (usuario|agente)\b", r"\bonly (for )?me\b", r"\bsolo a mi\b")),
 }
 PRIORITY_WEIGHTS = {"urgent": 0.6, "high": 0.3, "normal": 0.0, "low": -0.3}
-#: one alternation per feature: it matches somewhere exactly when one of the feature's patterns does
-_COMPILED = {name: (w, re.compile("|".join(f"(?:{p})" for p in pats)))
-             for name, (w, pats) in PROBLEM_LEXICON.items()}
+_COMPILED = {name: (w, AnyOf(pats)) for name, (w, pats) in PROBLEM_LEXICON.items()}
 
 #: match score = sum of weight * feature (each feature in 0..1); a component conflict (both name components,
 #: none shared) scores the incident 0: the ticket is about another part of the product.
@@ -129,23 +126,42 @@ class IncidentIndex:
 
     def match(self, ticket: Ticket, *, lookback_s: int) -> list[Match]:
         """Score the ticket against each open incident of its product (or all, when its product is unknown)."""
+        scored = self._score(ticket, lookback_s)
+        out = [Match(inc.incident_id, score, self._features(feats)) for inc, feats, score in scored]
+        return sorted(out, key=lambda m: (-m.score, m.incident_id))
+
+    def best_match(self, ticket: Ticket, *, lookback_s: int) -> Match | None:
+        """`match(...)[0]`, without building the features of every other incident."""
+        scored = self._score(ticket, lookback_s)
+        if not scored:
+            return None
+        inc, feats, score = min(scored, key=lambda s: (-s[2], s[0].incident_id))  # the first of equals, as sorted
+        return Match(inc.incident_id, score, self._features(feats))
+
+    @staticmethod
+    def _features(values: tuple[float, ...]) -> dict[str, float]:
+        return dict(zip(MATCH_WEIGHTS, values, strict=True))
+
+    def _score(self, ticket: Ticket, lookback_s: int) -> list[tuple[IncidentView, tuple[float, ...], float]]:
+        """(incident, feature values in MATCH_WEIGHTS order, rounded score) per candidate, in candidate order."""
         group = self.candidates(ticket.product)
         if not group.candidates:
             return []
         t_comp, t_symp = components(ticket.text), symptoms(ticket.text)
         sims = group.corpus.cosines(tokens(ticket.text))
+        weights = tuple(MATCH_WEIGHTS.values())
         out = []
         for inc in group.candidates:
             slot = group.slot[inc.incident_id]
             age = (inc.opened_at - ticket.created_at).total_seconds()
-            feats = {"text_similarity": round(min(1.0, sims[slot] * 2.0), 3),  # doubled: short texts rarely exceed 0.5
-                     "product": 1.0 if ticket.product == inc.product else 0.0,
-                     "time": 1.0 if age <= lookback_s else 0.0,
-                     "symptom": agreement(t_symp, group.symptoms[slot], disjoint=0.25),
-                     "component": agreement(t_comp, group.components[slot], disjoint=0.0)}
-            score = 0.0 if feats["component"] == 0.0 else sum(MATCH_WEIGHTS[k] * v for k, v in feats.items())
-            out.append(Match(inc.incident_id, round(score, 3), feats))
-        return sorted(out, key=lambda m: (-m.score, m.incident_id))
+            feats = (round(min(1.0, sims[slot] * 2.0), 3),  # text similarity doubled: short texts rarely exceed 0.5
+                     1.0 if ticket.product == inc.product else 0.0,  # product
+                     1.0 if age <= lookback_s else 0.0,  # time
+                     agreement(t_symp, group.symptoms[slot], disjoint=0.25),  # symptom
+                     agreement(t_comp, group.components[slot], disjoint=0.0))  # component
+            score = 0.0 if feats[4] == 0.0 else sum(w * v for w, v in zip(weights, feats, strict=True))
+            out.append((inc, feats, round(score, 3)))
+        return out
 
 
 def match_incidents(ticket: Ticket, incidents: Sequence[IncidentView] | IncidentIndex, *,

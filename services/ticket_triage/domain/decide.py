@@ -10,7 +10,7 @@ from datetime import timedelta
 from shared.contracts import Severity, TriageOutcome, propose_severity
 
 from .classify import (
-    IncidentIndex, IncidentView, Match, ProblemAssessment, match_incidents, problem_features, similarity,
+    IncidentIndex, IncidentView, Match, ProblemAssessment, problem_features, similarity,
 )
 from .policy import TriagePolicy
 from .tickets import Ticket
@@ -37,8 +37,8 @@ class Assessment:
 def assess(ticket: Ticket, incidents: Sequence[IncidentView] | IncidentIndex, policy: TriagePolicy) -> Assessment:
     """Linked if a problem-ish ticket matches an open incident well enough; else problem or standard."""
     problem = problem_features(ticket)
-    matches = match_incidents(ticket, incidents, lookback_s=policy.match_lookback_s)
-    best = matches[0] if matches else None
+    index = incidents if isinstance(incidents, IncidentIndex) else IncidentIndex(incidents)
+    best = index.best_match(ticket, lookback_s=policy.match_lookback_s)
     if best and best.score >= policy.link_threshold and problem.score >= policy.link_min_problem:
         return Assessment(TriageOutcome.LINKED, problem, best)
     if problem.score >= policy.problem_threshold:

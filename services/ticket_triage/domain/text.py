@@ -171,29 +171,69 @@ class FixedCorpus:
         self.df: Counter[str] = Counter()
         for d in docs:
             self.df.update(set(d))
+        self._idf_with_query: dict[str, float] = {}
         self.docs = [_Prepared(d, self) for d in docs]
+        self.postings: dict[str, list[tuple[int, int]]] = {}  # term -> (document, position of the term in it)
+        for k, d in enumerate(self.docs):
+            for t, i in d.position.items():
+                self.postings.setdefault(t, []).append((k, i))
 
     def weight(self, term: str, count: int, *, with_query: bool) -> float:
         """Corpus.vector's weight of a term seen `count` times, its df counting the query when it has the term."""
-        idf = math.log((1 + self.n) / (1 + self.df.get(term, 0) + with_query)) + 1.0
+        idf = self._idf_with_query.get(term) if with_query else None
+        if idf is None:
+            idf = math.log((1 + self.n) / (1 + self.df.get(term, 0) + with_query)) + 1.0
+            if with_query and len(self._idf_with_query) < 50_000:  # query terms recur from ticket to ticket
+                self._idf_with_query[term] = idf
         return (1 + math.log(count)) * idf * TERM_WEIGHTS.get(term, 1.0)
 
     def cosines(self, query: Sequence[str]) -> list[float]:
         """Cosine similarity of the query with each document, in document order."""
+        out = [0.0] * len(self.docs)
         q = {t: self.weight(t, c, with_query=True) for t, c in Counter(query).items()}
         if not q:
-            return [0.0] * len(self.docs)
+            return out
         nq = math.sqrt(sum(w * w for w in q.values()))
-        out = []
-        for d in self.docs:
-            shared = [(w, d.position[t]) for t, w in q.items() if t in d.position]
-            if not shared:  # every product in the dot is 0: the cosine is 0 (weights are positive)
-                out.append(0.0)
-                continue
-            dot = sum(w * d.shared[i] for w, i in shared)  # the zero products add nothing, even to a float sum
+        shared: dict[int, list[tuple[float, int]]] = {}  # document -> (query weight, position), in query order
+        for t, w in q.items():
+            for k, i in self.postings.get(t, ()):
+                shared.setdefault(k, []).append((w, i))
+        # A document sharing no term keeps 0: every product of its dot is 0 (weights are positive).
+        for k, pairs in shared.items():
+            d = self.docs[k]
+            dot = sum(w * d.shared[i] for w, i in pairs)  # the zero products add nothing, even to a float sum
             squares = d.base_squares.copy()
-            for _, i in shared:
+            for _, i in pairs:
                 squares[i] = d.shared_squares[i]
             nd = math.sqrt(sum(squares))
-            out.append(dot / (nq * nd) if nq and nd else 0.0)
+            out[k] = dot / (nq * nd) if nq and nd else 0.0
         return out
+
+
+def _leading_literal(pattern: str) -> str:
+    r"""The fixed text every match of `pattern` starts with after a leading \b ('' when there is none)."""
+    if not pattern.startswith(r"\b"):
+        return ""
+    depth = 0
+    for c in pattern:  # a top-level alternative would match without the literal
+        depth += c == "("
+        depth -= c == ")"
+        if c == "|" and depth == 0:
+            return ""
+    body, out = pattern[2:], []
+    for i, c in enumerate(body):
+        if not (c.isalnum() or c in " '_-") or body[i + 1:i + 2] in ("?", "*", "{"):
+            break  # a special character, or a character that may be absent
+        out.append(c)
+    return "".join(out)
+
+
+class AnyOf:
+    """Whether any of several regular expressions matches a text, without running those whose leading literal
+    is not in the text at all (a substring test is far cheaper than the regex engine's scan)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self._patterns = [(_leading_literal(p), re.compile(p)) for p in patterns]
+
+    def search(self, text: str) -> bool:
+        return any(p.search(text) for literal, p in self._patterns if literal in text)

@@ -121,3 +121,39 @@ def test_fold_ascii_shortcut_and_accents():
     assert fold("All Agents SEE Errors") == "all agents see errors"
     assert fold("\u212a") == "k"  # Kelvin sign: lower-cases to ASCII
     assert fold("x" * 5000 + "É") == "x" * 5000 + "e"  # long texts are folded without the cache
+
+
+def test_leading_literal_only_when_every_match_starts_with_it():
+    from services.ticket_triage.domain.text import _leading_literal
+
+    assert _leading_literal(r"\bdown\b") == "down"
+    assert _leading_literal(r"\bwon'?t (load|open)\b") == "won"
+    assert _leading_literal(r"\bno (esta|estan) disponibles?\b") == "no "
+    assert _leading_literal(r"\btime ?outs?\b") == "time"
+    assert _leading_literal(r"\bcharged?\b") == "charge"
+    assert _leading_literal(r"\bfoo+bar") == "foo"
+    assert _leading_literal(r"\bdown|up") == ""  # a top-level alternative
+    assert _leading_literal(r"down") == "" and _leading_literal(r"\b\d+") == ""
+
+
+LEXICON_WORDS = sorted({w for pats in [p for _, ps in PROBLEM_LEXICON.values() for p in ps]
+                        + [p for ps in COMPONENTS.values() for p in ps] + [p for ps in SYMPTOMS.values() for p in ps]
+                        for w in re.findall(r"[a-z0-9' ]+", pats)} | {"x", "-", ".", "5", "0", "no", "not"})
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(LEXICON_WORDS), max_size=30), st.sampled_from(["", " ", "-", "x"]))
+def test_any_of_agrees_with_every_pattern_searched(words, sep):
+    from services.ticket_triage.domain.text import AnyOf
+
+    text = sep.join(words)
+    for pats in [*(p for _, p in PROBLEM_LEXICON.values()), *COMPONENTS.values(), *SYMPTOMS.values()]:
+        assert AnyOf(pats).search(text) == any(re.search(p, text) for p in pats), (pats, text)
+
+
+def test_best_match_is_the_first_of_the_sorted_matches():
+    incidents = _incidents_with_linked_text(seed=11)
+    index = IncidentIndex(incidents + incidents[:2])  # a repeated incident too: the first of equals wins
+    for t in _tickets():
+        matches = index.match(t, lookback_s=86400)
+        assert index.best_match(t, lookback_s=86400) == (matches[0] if matches else None)
