@@ -108,13 +108,13 @@ def export_tree(commit: str) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def _service(s, tree: Path | None):
+async def _service(s, tree: Path | None, extra: dict[str, str] | None = None):
     """alert-ingest as a process on the slice: from this tree, or from an exported one."""
     if tree is None:
-        async with services(s, ["alert-ingest"], ready=False) as procs:
+        async with services(s, ["alert-ingest"], extra=extra, ready=False) as procs:
             yield procs["alert-ingest"]
         return
-    proc = service_proc("alert-ingest", s.env())
+    proc = service_proc("alert-ingest", s.env(), extra)
     proc.start = lambda: _start_in(proc, tree)  # type: ignore[method-assign]
     proc.start()
     try:
@@ -133,10 +133,10 @@ def _start_in(proc: Proc, tree: Path) -> None:
 
 
 async def ingest_run(records: list[Record], profile: str | None = None, profile_s: int = 8,
-                     tree: Path | None = None) -> Run:
+                     tree: Path | None = None, extra: dict[str, str] | None = None) -> Run:
     async with stack_slice() as s:
         await preload(s, s.topics.alerts_raw, records)
-        async with progress(s) as pr, _service(s, tree) as proc:
+        async with progress(s) as pr, _service(s, tree, extra) as proc:
             tasks = []
 
             def start_profile() -> None:
@@ -239,6 +239,9 @@ async def main() -> None:
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--relay", action="store_true", help="also measure the raw aiokafka relay, interleaved")
     ap.add_argument("--against", metavar="COMMIT", help="also run the service as of COMMIT, interleaved")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="extra environment for the service under test (not for --against), e.g. "
+                         "ALERT_INGEST_CONSUMER_MAX_RECORDS=5000")
     ap.add_argument("--inproc", action="store_true", help="handle() in this process, no Kafka (see above)")
     ap.add_argument("--cprofile", action="store_true", help="with --inproc: cProfile the handle() calls")
     ap.add_argument("--profile", help="py-spy the service while it drains (one run), raw output to this file")
@@ -253,7 +256,7 @@ async def main() -> None:
         print(_line("handle()", runs))
         return
     if a.profile:
-        r = await ingest_run(records, a.profile)
+        r = await ingest_run(records, a.profile, extra=dict(e.split("=", 1) for e in a.env))
         print(_line("alert-ingest*", [r]), "(* under py-spy)")
         own, incl = summarise(__import__("pathlib").Path(a.profile), top=25)
         for f, p in own:
@@ -268,7 +271,7 @@ async def main() -> None:
             older.append(await ingest_run(records, tree=old_tree))
             print(f"  rep {i + 1}: {a.against[:12]:12s} {older[-1].us_per_record:.1f} µs/record, "
                   f"{older[-1].rate:.0f}/s", flush=True)
-        ingest.append(await ingest_run(records))
+        ingest.append(await ingest_run(records, extra=dict(e.split("=", 1) for e in a.env)))
         print(f"  rep {i + 1}: alert-ingest {ingest[-1].us_per_record:.1f} µs/record, {ingest[-1].rate:.0f}/s",
               flush=True)
         if a.relay:

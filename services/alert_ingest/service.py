@@ -19,7 +19,7 @@ from shared.tracking import claim_records
 
 from . import store
 from .domain.formats import BadInput, Observation, parse
-from .domain.state import Change, Decision, FlapPolicy, Seen, apply, end_flapping
+from .domain.state import Change, Decision, FlapPolicy, Seen, apply, end_flapping, needs_stored_alert
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -92,6 +92,10 @@ class IngestService:
             batch = [parsed[id(r)] for r in fresh]
             by_fp = _by_fingerprint(batch)
             states = await store.lock_states(conn, list(by_fp)) if by_fp else {}
+            wanted = [fp for fp, seen in by_fp.items()
+                      if (st := states.get(fp)) is not None and needs_stored_alert(st, seen)]
+            if wanted:
+                await store.load_alerts(conn, states, wanted)
             decisions = {fp: apply(states.get(fp), seen, self.policy) for fp, seen in by_fp.items()}
             await store.save(conn, decisions)
             letters = [p for p in batch if p.error is not None]

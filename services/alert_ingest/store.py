@@ -12,8 +12,9 @@ from shared.contracts import AlertSeverity, AlertStatus
 
 from .domain.state import AlertState, Decision, HistoryRow
 
-_COLUMNS = "fingerprint, status, severity, occurrences, episode, change_seq, flapping, flips, first_seen, " \
-           "last_seen, alert"
+_COUNTERS = "fingerprint, status, severity, occurrences, episode, change_seq, flapping, flips, first_seen, " \
+            "last_seen"
+_COLUMNS = _COUNTERS + ", alert"
 
 
 _STATUS = {s.value: s for s in AlertStatus}
@@ -21,9 +22,12 @@ _SEVERITY = {s.value: s for s in AlertSeverity}
 
 
 def _state(r: asyncpg.Record) -> AlertState | None:
-    fp, status, severity, occurrences, episode, seq, flapping, flips, first_seen, last_seen, alert = r
-    if status is None:
-        return None
+    """A row of _COLUMNS or _COUNTERS (then the alert is not loaded); None for a placeholder."""
+    return None if r[1] is None else _from_row(*r)
+
+
+def _from_row(fp: str, status: str, severity: str, occurrences: int, episode: int, seq: int, flapping: bool,
+              flips: str, first_seen: datetime, last_seen: datetime, alert: str | None = None) -> AlertState:
     # most alerts never flipped: skip decoding the empty list
     times = () if flips == "[]" else tuple(datetime.fromtimestamp(t, UTC) for t in orjson.loads(flips))
     return AlertState(fp, _STATUS[status], _SEVERITY[severity], occurrences, episode, seq, flapping, times,
@@ -31,10 +35,11 @@ def _state(r: asyncpg.Record) -> AlertState | None:
 
 
 async def lock_states(conn: asyncpg.Connection, fingerprints: Sequence[str]) -> dict[str, AlertState | None]:
-    """Lock (FOR UPDATE, sorted) and load the states of `fingerprints`; new ones get a placeholder row so a
-    concurrent instance seeing the same new fingerprint waits for this transaction."""
+    """Lock (FOR UPDATE, sorted) and load the states of `fingerprints`, without their stored alerts (see
+    load_alerts); new ones get a placeholder row so a concurrent instance seeing the same new fingerprint
+    waits for this transaction."""
     fps = sorted(set(fingerprints))
-    sql = f"SELECT {_COLUMNS} FROM alert_state WHERE fingerprint = ANY($1::text[]) ORDER BY fingerprint FOR UPDATE"
+    sql = f"SELECT {_COUNTERS} FROM alert_state WHERE fingerprint = ANY($1::text[]) ORDER BY fingerprint FOR UPDATE"
     rows = await conn.fetch(sql, fps)
     found = {r["fingerprint"]: _state(r) for r in rows}
     missing = [fp for fp in fps if fp not in found]
@@ -46,6 +51,18 @@ async def lock_states(conn: asyncpg.Connection, fingerprints: Sequence[str]) -> 
     return found
 
 
+async def load_alerts(conn: asyncpg.Connection, states: Mapping[str, AlertState | None],
+                      fingerprints: Sequence[str]) -> None:
+    """Load the stored alerts of these (already locked) states: only those a rule may need. The storm's
+    repeats never do, which saves reading back every alert's JSON for every batch."""
+    rows = await conn.fetch("SELECT fingerprint, alert FROM alert_state WHERE fingerprint = ANY($1::text[])",
+                            list(fingerprints))
+    for fp, alert in rows:
+        st = states.get(fp)
+        if st is not None:
+            st.stored_alert = alert
+
+
 async def save(conn: asyncpg.Connection, decisions: Mapping[str, Decision]) -> None:
     """Write changed states (full rows, or just the counters for repeats) and the history, in batches."""
     full = [d.state for d in decisions.values() if d.dirty == "full" and d.state is not None]
@@ -54,7 +71,8 @@ async def save(conn: asyncpg.Connection, decisions: Mapping[str, Decision]) -> N
         await conn.execute(
             "UPDATE alert_state s SET status = x.status, severity = x.severity, occurrences = x.occ, "
             "episode = x.episode, change_seq = x.seq, flapping = x.flapping, flips = x.flips, "
-            "first_seen = x.first_seen, last_seen = x.last_seen, alert = x.alert, updated_at = now() "
+            "first_seen = x.first_seen, last_seen = x.last_seen, alert = coalesce(x.alert, s.alert), "
+            "updated_at = now() "
             "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bool[], "
             "$8::jsonb[], $9::timestamptz[], $10::timestamptz[], $11::jsonb[]) "
             "AS x(fp, status, severity, occ, episode, seq, flapping, flips, first_seen, last_seen, alert) "

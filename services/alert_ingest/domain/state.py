@@ -32,7 +32,8 @@ class FlapPolicy:
 @dataclass(eq=False)
 class AlertState:
     """One fingerprint's state. `alert` is decoded from its stored JSON only when a rule needs it, so a
-    repeat costs no parsing. Mutable while a Decision is being built; apply() works on its own copy."""
+    repeat costs no parsing; the store does not even load it for a batch of plain repeats
+    (`needs_stored_alert`). Mutable while a Decision is being built; apply() works on its own copy."""
 
     fingerprint: str
     status: AlertStatus
@@ -44,18 +45,21 @@ class AlertState:
     flips: tuple[datetime, ...]
     first_seen: datetime
     last_seen: datetime
-    stored_alert: CanonicalAlert | str  # the model, or its JSON as stored
+    stored_alert: CanonicalAlert | str | None  # the model, its JSON as stored, or None: not loaded
 
     @property
     def alert(self) -> CanonicalAlert:
+        if self.stored_alert is None:
+            raise LookupError(f"the stored alert of {self.fingerprint} was not loaded")
         if isinstance(self.stored_alert, str):
             self.stored_alert = CanonicalAlert.model_validate_json(self.stored_alert)
         return self.stored_alert
 
-    def alert_json(self) -> str:
-        """The alert as JSON, reusing the stored text when it was never decoded."""
+    def alert_json(self) -> str | None:
+        """The alert as JSON, reusing the stored text when it was never decoded; None when not loaded
+        (the stored one is kept)."""
         a = self.stored_alert
-        return a if isinstance(a, str) else a.model_dump_json()
+        return a if a is None or isinstance(a, str) else a.model_dump_json()
 
     def copy(self) -> AlertState:
         """A shallow copy (fields are immutable values; cheaper than dataclasses.replace)."""
@@ -65,7 +69,8 @@ class AlertState:
 
     def _key(self) -> tuple:
         return (self.fingerprint, self.status, self.severity, self.occurrences, self.episode, self.change_seq,
-                self.flapping, self.flips, self.first_seen, self.last_seen, self.alert)
+                self.flapping, self.flips, self.first_seen, self.last_seen,
+                None if self.stored_alert is None else self.alert)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AlertState) and self._key() == other._key()
@@ -149,6 +154,12 @@ def apply(old: AlertState | None, seen: Iterable[Seen], policy: FlapPolicy) -> D
     for s in seen:
         _step(d, s, policy)
     return d
+
+
+def needs_stored_alert(st: AlertState, seen: list[Seen] | tuple[Seen, ...]) -> bool:
+    """Whether applying `seen` to `st` may need its stored alert: not for plain repeats of an alert that is
+    not flapping (apply() only counts those)."""
+    return st.flapping or not _plain_repeats(st, seen)
 
 
 def _plain_repeats(st: AlertState, seen: list[Seen] | tuple[Seen, ...]) -> bool:

@@ -153,3 +153,25 @@ def test_the_repeat_shortcut_equals_stepping_through(history, repeats, step_s):
     assert fast.state == slow.state and fast.dirty == slow.dirty
     assert fast.changes == slow.changes and fast.history == slow.history
     assert fast.state.flips == slow.state.flips and fast.state is not start
+
+
+@given(st.lists(_obs, min_size=1, max_size=12), st.lists(_obs, max_size=6), st.integers(1, 200))
+def test_a_state_whose_alert_is_not_needed_applies_without_it(history, more, step_s):
+    """The store loads a state's alert only when needs_stored_alert says so: without it, apply gives the same."""
+    from services.alert_ingest.domain.state import needs_stored_alert
+
+    start = apply(None, seen(*history, step=timedelta(seconds=step_s)), POLICY).state
+    if start is None:
+        return
+    items = seen(*more, start=T0 + timedelta(seconds=step_s * len(history)), step=timedelta(seconds=step_s))
+    full = apply(start, items, POLICY)
+    if needs_stored_alert(start, items):
+        return
+    bare = start.copy()
+    bare.stored_alert = None
+    without = apply(bare, items, POLICY)
+    assert without.changes == full.changes == [] and without.history == full.history == []
+    assert without.dirty == full.dirty
+    assert (without.state.occurrences, without.state.last_seen, without.state.flips) == \
+        (full.state.occurrences, full.state.last_seen, full.state.flips)
+    assert without.state.alert_json() is None
