@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from .domain.tickets import Ticket
 SOURCE = "/services/ticket-triage"
 
 
+@functools.lru_cache(maxsize=1024)  # a linked ticket's TicketTriaged and TicketLinked carry the same ref
 def ref(t: Ticket) -> TicketRef:
     return TicketRef(ticket_id=t.ticket_id, source=t.source, subject=t.subject[:1024], organization_id=t.organization_id,
                      requester_id=t.requester_id, locale=t.locale, product=t.product, priority=t.priority)

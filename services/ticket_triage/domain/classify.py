@@ -102,10 +102,15 @@ class _Candidates:
     def __init__(self, candidates: list[IncidentView]) -> None:
         self.candidates = candidates
         last = {i.incident_id: i for i in candidates}  # one document per incident id (the last view of it)
-        self.slot = {incident_id: k for k, incident_id in enumerate(last)}
-        own = [f"{i.title} {i.text}" for i in last.values()]  # components and symptoms: its own words
-        self.symptoms = [symptoms(t) for t in own]
-        self.components = [components(t) for t in own]
+        slot = {incident_id: k for k, incident_id in enumerate(last)}
+        own = {i.incident_id: f"{i.title} {i.text}" for i in last.values()}  # components, symptoms: its own words
+        # Few distinct aspect sets: a ticket's agreement with each is computed once, not once per incident.
+        self.symptom_sets = list(dict.fromkeys(symptoms(t) for t in own.values()))
+        self.component_sets = list(dict.fromkeys(components(t) for t in own.values()))
+        s_index = {s: k for k, s in enumerate(self.symptom_sets)}
+        c_index = {c: k for k, c in enumerate(self.component_sets)}
+        self.rows = [(i, slot[i.incident_id], s_index[symptoms(own[i.incident_id])],
+                      c_index[components(own[i.incident_id])]) for i in candidates]
         self.corpus = FixedCorpus([tokens(f"{i.title} {i.title} {i.text} {i.ticket_text}") for i in last.values()])
 
 
@@ -132,11 +137,11 @@ class IncidentIndex:
 
     def best_match(self, ticket: Ticket, *, lookback_s: int) -> Match | None:
         """`match(...)[0]`, without building the features of every other incident."""
-        scored = self._score(ticket, lookback_s)
-        if not scored:
-            return None
-        inc, feats, score = min(scored, key=lambda s: (-s[2], s[0].incident_id))  # the first of equals, as sorted
-        return Match(inc.incident_id, score, self._features(feats))
+        best = None
+        for row in self._score(ticket, lookback_s):
+            if best is None or row[2] > best[2] or (row[2] == best[2] and row[0].incident_id < best[0].incident_id):
+                best = row  # strictly better only: the first of equals wins, as in the stable sort
+        return None if best is None else Match(best[0].incident_id, best[2], self._features(best[1]))
 
     @staticmethod
     def _features(values: tuple[float, ...]) -> dict[str, float]:
@@ -148,18 +153,22 @@ class IncidentIndex:
         if not group.candidates:
             return []
         t_comp, t_symp = components(ticket.text), symptoms(ticket.text)
+        symptom = [agreement(t_symp, s, disjoint=0.25) for s in group.symptom_sets]
+        component = [agreement(t_comp, c, disjoint=0.0) for c in group.component_sets]
         sims = group.corpus.cosines(tokens(ticket.text))
-        weights = tuple(MATCH_WEIGHTS.values())
+        w_text, w_product, w_time, w_symptom, w_component = MATCH_WEIGHTS.values()
+        created, product = ticket.created_at, ticket.product
         out = []
-        for inc in group.candidates:
-            slot = group.slot[inc.incident_id]
-            age = (inc.opened_at - ticket.created_at).total_seconds()
-            feats = (round(min(1.0, sims[slot] * 2.0), 3),  # text similarity doubled: short texts rarely exceed 0.5
-                     1.0 if ticket.product == inc.product else 0.0,  # product
-                     1.0 if age <= lookback_s else 0.0,  # time
-                     agreement(t_symp, group.symptoms[slot], disjoint=0.25),  # symptom
-                     agreement(t_comp, group.components[slot], disjoint=0.0))  # component
-            score = 0.0 if feats[4] == 0.0 else sum(w * v for w, v in zip(weights, feats, strict=True))
+        for inc, slot, s, c in group.rows:
+            sim = sims[slot]
+            # text similarity (doubled: short texts rarely exceed 0.5), product, time, symptom, component
+            feats = (round(min(1.0, sim * 2.0), 3) if sim else 0.0,
+                     1.0 if product == inc.product else 0.0,
+                     1.0 if (inc.opened_at - created).total_seconds() <= lookback_s else 0.0,
+                     symptom[s], component[c])
+            # the weighted sum in MATCH_WEIGHTS order, as sum() over the features dict gave it
+            score = 0.0 if feats[4] == 0.0 else sum((w_text * feats[0], w_product * feats[1], w_time * feats[2],
+                                                     w_symptom * feats[3], w_component * feats[4]))
             out.append((inc, feats, round(score, 3)))
         return out
 
