@@ -39,15 +39,19 @@ async def lock_states(conn: asyncpg.Connection, fingerprints: Sequence[str]) -> 
     load_alerts); new ones get a placeholder row so a concurrent instance seeing the same new fingerprint
     waits for this transaction."""
     fps = sorted(set(fingerprints))
-    sql = f"SELECT {_COUNTERS} FROM alert_state WHERE fingerprint = ANY($1::text[]) ORDER BY fingerprint FOR UPDATE"
-    rows = await conn.fetch(sql, fps)
-    found = {r["fingerprint"]: _state(r) for r in rows}
+    # the list goes as one JSON text: a text[] of a batch's fingerprints costs the client a Python-level
+    # check per element
+    sql = (f"SELECT {_COUNTERS} FROM alert_state "
+           "WHERE fingerprint = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) "
+           "ORDER BY fingerprint FOR UPDATE")
+    rows = await conn.fetch(sql, orjson.dumps(fps).decode())
+    found = {r[0]: _state(r) for r in rows}
     missing = [fp for fp in fps if fp not in found]
     if missing:
         await conn.execute("INSERT INTO alert_state(fingerprint) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
                            missing)
-        for r in await conn.fetch(sql, missing):
-            found[r["fingerprint"]] = _state(r)
+        for r in await conn.fetch(sql, orjson.dumps(missing).decode()):
+            found[r[0]] = _state(r)
     return found
 
 
@@ -67,27 +71,28 @@ async def save(conn: asyncpg.Connection, decisions: Mapping[str, Decision]) -> N
     """Write changed states (full rows, or just the counters for repeats) and the history, in batches."""
     full = [d.state for d in decisions.values() if d.dirty == "full" and d.state is not None]
     touch = [d.state for d in decisions.values() if d.dirty == "touch" and d.state is not None]
-    if full:
+    if full:  # rows as one JSON text (see lock_states); the alert's JSON travels as a string inside it
         await conn.execute(
             "UPDATE alert_state s SET status = x.status, severity = x.severity, occurrences = x.occ, "
             "episode = x.episode, change_seq = x.seq, flapping = x.flapping, flips = x.flips, "
             "first_seen = x.first_seen, last_seen = x.last_seen, alert = coalesce(x.alert, s.alert), "
             "updated_at = now() "
-            "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bool[], "
-            "$8::jsonb[], $9::timestamptz[], $10::timestamptz[], $11::jsonb[]) "
-            "AS x(fp, status, severity, occ, episode, seq, flapping, flips, first_seen, last_seen, alert) "
+            "FROM (SELECT e->>0 AS fp, e->>1 AS status, e->>2 AS severity, (e->>3)::bigint AS occ, "
+            "(e->>4)::int AS episode, (e->>5)::bigint AS seq, (e->>6)::bool AS flapping, e->7 AS flips, "
+            "(e->>8)::timestamptz AS first_seen, (e->>9)::timestamptz AS last_seen, (e->>10)::jsonb AS alert "
+            "FROM jsonb_array_elements($1::jsonb) AS e) AS x "
             "WHERE s.fingerprint = x.fp",
-            [s.fingerprint for s in full], [s.status.value for s in full], [s.severity.value for s in full],
-            [s.occurrences for s in full], [s.episode for s in full], [s.change_seq for s in full],
-            [s.flapping for s in full], [orjson.dumps([t.timestamp() for t in s.flips]).decode() for s in full],
-            [s.first_seen for s in full], [s.last_seen for s in full], [s.alert_json() for s in full],
+            orjson.dumps([(s.fingerprint, s.status.value, s.severity.value, s.occurrences, s.episode, s.change_seq,
+                           s.flapping, [t.timestamp() for t in s.flips], s.first_seen, s.last_seen,
+                           s.alert_json()) for s in full]).decode(),
         )
-    if touch:  # the storm path: repeats only move the counters
+    if touch:  # the storm path: repeats only move the counters (rows as one JSON text, see lock_states)
         await conn.execute(
             "UPDATE alert_state s SET occurrences = x.occ, last_seen = x.last_seen, updated_at = now() "
-            "FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS x(fp, occ, last_seen) "
+            "FROM (SELECT e->>0 AS fp, (e->>1)::bigint AS occ, (e->>2)::timestamptz AS last_seen "
+            "FROM jsonb_array_elements($1::jsonb) AS e) AS x "
             "WHERE s.fingerprint = x.fp",
-            [s.fingerprint for s in touch], [s.occurrences for s in touch], [s.last_seen for s in touch],
+            orjson.dumps([(s.fingerprint, s.occurrences, s.last_seen) for s in touch]).decode(),
         )
     await append_history(conn, [h for d in decisions.values() for h in d.history])
 
@@ -95,11 +100,11 @@ async def save(conn: asyncpg.Connection, decisions: Mapping[str, Decision]) -> N
 async def append_history(conn: asyncpg.Connection, rows: Sequence[HistoryRow]) -> None:
     if not rows:
         return
-    await conn.execute(
+    await conn.execute(  # rows as one JSON text (see lock_states), inserted in their order
         "INSERT INTO alert_history(fingerprint, at, outcome, status, severity, ref) "
-        "SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[])",
-        [h.fingerprint for h in rows], [h.at for h in rows], [h.outcome for h in rows], [h.status for h in rows],
-        [h.severity for h in rows], [h.ref for h in rows],
+        "SELECT e->>0, (e->>1)::timestamptz, e->>2, e->>3, e->>4, e->>5 "
+        "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n",
+        orjson.dumps([(h.fingerprint, h.at, h.outcome, h.status, h.severity, h.ref) for h in rows]).decode(),
     )
 
 
