@@ -9,6 +9,7 @@ xfail reason and in docs/reliability.md.
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from typing import Any
 
@@ -64,6 +65,13 @@ def pills() -> dict[str, tuple[str, bytes, list[tuple[str, bytes]], list[str], s
             "services/alert_ingest/store.py save: the alert (labels) is written to the jsonb column "
             "alert_state.alert; PostgreSQL refuses \\u0000 in jsonb (UntranslatableCharacterError), the parser "
             "accepted the record, so the batch fails on every redelivery"),
+        "alerts.raw: native alert with an unknown field named with U+0000": (
+            "alerts.raw", orjson.dumps({"status": "firing", "summary": "Talk down", f"x{NUL}y": 1}), [],
+            ["alert-ingest"],
+            "services/alert_ingest/domain/formats.py describe(): the error location (here the unknown key itself) "
+            "goes raw into the BadInput message, then into the dlt-error-message header, stored as jsonb by "
+            "shared/outbox.py raw_row; jsonb refuses \\u0000, so the dead letter cannot be written and the batch "
+            "fails forever (found by the full fuzz run)"),
         "alerts.raw: junk with a NUL byte in a record header": (
             "alerts.raw", b"not json", [("trace", b"a\x00b")], ["alert-ingest"],
             "shared/outbox.py raw_row: the original headers are stored as jsonb; a header value with a NUL "
@@ -92,44 +100,62 @@ def pills() -> dict[str, tuple[str, bytes, list[tuple[str, bytes]], list[str], s
 PILLS = pills()
 
 
+async def _skip_past(pipeline: ChaosPipeline, group: str, topic: str, partition: int, offset: int) -> None:
+    """Move a stuck group past a pill: stop its service, commit offset+1 for the pill's partition, restart."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    pipeline.procs[group].stop(signal.SIGTERM)
+    c = AIOKafkaConsumer(bootstrap_servers=pipeline.stack.bootstrap, group_id=pipeline.stack.topics.group(group),
+                         enable_auto_commit=False)
+    await c.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        c.assign([tp])
+        await c.commit({tp: offset + 1})
+    finally:
+        await c.stop()
+    await pipeline.start(group)
+
+
 @pytest.fixture(scope="module")
 async def outcomes(pipeline: ChaosPipeline) -> dict[str, dict[str, Any]]:
-    """Produce every pill at once, then wait (once, bounded) for the groups to get past them."""
+    """Send the pills one at a time: a group that does not get past one within a few seconds (a healthy one
+    takes about one batch timeout) is blocked; it is then moved past the pill, so the next pill is judged
+    on its own."""
     topics = pipeline.stack.topics
     p = AIOKafkaProducer(bootstrap_servers=pipeline.stack.bootstrap, acks="all", enable_idempotence=True)
     await p.start()
-    sent = {}
+    result: dict[str, dict[str, Any]] = {}
     try:
         for name, (topic, value, headers, groups, _bug) in PILLS.items():
             key = f"pill-{uuid.uuid4().hex[:10]}".encode()
-            md = await p.send_and_wait(topics.name(topic), value, key=key, headers=headers or None)
-            sent[name] = (topic, md.partition, md.offset, groups, key)
+            full_topic = topics.name(topic)
+            md = await p.send_and_wait(full_topic, value, key=key, headers=headers or None)
+
+            async def past(md=md, groups=groups, full_topic=full_topic) -> dict[str, bool]:
+                out = {}
+                for g in groups:
+                    lag = await group_lag(pipeline.stack.bootstrap, topics.group(g), full_topic)
+                    out[g] = md.partition not in lag or lag[md.partition][0] > md.offset
+                return out
+
+            try:
+                state = await eventually(past, until=lambda s: all(s.values()), timeout=5, interval=0.5,
+                                         what=f"every group past {name}")
+            except AssertionError:
+                state = await past()
+            ready = await pipeline.all_ready()
+            for g, ok in state.items():
+                if not ok:
+                    await _skip_past(pipeline, g, full_topic, md.partition, md.offset)
+            letters = [r for r in await read_all(pipeline.stack.bootstrap, dlt(full_topic)) if r.key == key]
+            result[name] = {"past": state, "dead_letters": len(letters), "partition": md.partition,
+                            "offset": md.offset}
+            record({"scenario": f"poison pill: {name}", "inputs": 1,
+                    "blocked_groups": [g for g, ok in state.items() if not ok], "dead_letters": len(letters),
+                    "services_ready": ready, "lost": 0, "duplicated": 0}, kind="poison_pill")
     finally:
         await p.stop()
-
-    async def passed() -> dict[str, dict[str, bool]]:
-        out: dict[str, dict[str, bool]] = {}
-        for name, (topic, part, off, groups, _k) in sent.items():
-            out[name] = {}
-            for g in groups:
-                lag = await group_lag(pipeline.stack.bootstrap, topics.group(g), topics.name(topic))
-                out[name][g] = part not in lag or lag[part][0] > off
-        return out
-
-    try:
-        state = await eventually(passed, until=lambda s: all(all(v.values()) for v in s.values()), timeout=12,
-                                 interval=1.0, what="every group past every pill")  # a healthy group is past in ~1 s
-    except AssertionError:
-        state = await passed()
-    result = {}
-    for name, (topic, part, off, groups, key) in sent.items():
-        letters = [r for r in await read_all(pipeline.stack.bootstrap, dlt(topics.name(topic))) if r.key == key]
-        result[name] = {"past": state[name], "dead_letters": len(letters), "partition": part, "offset": off}
-    ready = await pipeline.all_ready()
-    for name, r in result.items():
-        record({"scenario": f"poison pill: {name}", "inputs": 1, "blocked_groups": [g for g, ok in
-                r["past"].items() if not ok], "dead_letters": r["dead_letters"], "services_ready": ready,
-                "lost": 0, "duplicated": 0}, kind="poison_pill")
     return result
 
 
