@@ -11,7 +11,7 @@ import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from shared.contracts import AlertStateChanged, make_event
+from shared.contracts import AlertStateChanged, SourceTool, make_event
 from shared.dead_letter import DeadLetter, count_dead_letter
 from shared.outbox import enqueue_rows, event_row, raw_row
 from shared.topics import Topics
@@ -29,6 +29,7 @@ ACCEPTED = Counter("alert_ingest_alerts_accepted_total", "Alerts taken in from a
 CHANGES = Counter("alert_ingest_state_changes_total", "AlertStateChanged events enqueued, by change", ["change"])
 
 SOURCE = "/services/alert-ingest"
+_FORMAT_NAMES = {tool: tool.value for tool in SourceTool}  # an enum's .value is a descriptor call per record
 
 
 class Parsed(NamedTuple):
@@ -79,7 +80,7 @@ class IngestService:
                                       max_bytes=self._max_bytes)
         except BadInput as exc:
             return Parsed(record, at, error=exc)
-        return Parsed(record, at, fmt.value, tuple(observations))
+        return Parsed(record, at, _FORMAT_NAMES[fmt], tuple(observations))
 
     async def handle(self, records: Sequence[Any]) -> None:
         """Claim, decide, store and enqueue one batch in one transaction; a failure rewinds it all."""
@@ -133,14 +134,13 @@ class IngestService:
         for p in batch:
             if p.format is not None:
                 accepted[p.format] += len(p.observations)
+            elif p.error is not None:
+                count_dead_letter(self._service, p.record.topic, p.error.error_class)
         for fmt, n in accepted.items():
             ACCEPTED.labels(fmt).inc(n)
-        for p in batch:
-            if p.error is not None:
-                count_dead_letter(self._service, p.record.topic, p.error.error_class)
-        for d in decisions.values():
-            for c in d.changes:
-                CHANGES.labels(c.change.value).inc()
+        changes: Tally[str] = Tally(c.change.value for d in decisions.values() if d.changes for c in d.changes)
+        for change, n in changes.items():
+            CHANGES.labels(change).inc(n)
 
     async def sweep_flapping(self, now: datetime) -> int:
         """End flapping for alerts quiet for a whole window; returns how many ended."""
