@@ -46,6 +46,7 @@ class Run:
     seconds: float
     cpu_s: float  # CPU of the process between its first and last commit
     cpu_drained_s: float  # ... until its outbox was empty too (the relay's publishing included)
+    rss_peak: int = 0  # bytes, sampled every 0.25 s (alert-ingest runs only)
 
     @property
     def rate(self) -> float:
@@ -148,6 +149,7 @@ async def ingest_run(records: list[Record], profile: str | None = None, profile_
                                proc.proc.pid, outbox_dsn=s.database_url, on_first=start_profile)
             for t in tasks:
                 await t
+            run.rss_peak = proc.rss_peak
             return run
 
 
@@ -229,7 +231,8 @@ def _line(name: str, runs: list[Run]) -> str:
     rate = [r.rate for r in runs]
     return (f"{name:13s} CPU µs/record median {statistics.median(us):6.1f} (min {min(us):.1f}, max {max(us):.1f})"
             f" | with outbox drained {statistics.median(usd):6.1f}"
-            f" | records/s median {statistics.median(rate):7.0f} (min {min(rate):.0f}, max {max(rate):.0f})")
+            f" | records/s median {statistics.median(rate):7.0f} (min {min(rate):.0f}, max {max(rate):.0f})"
+            + (f" | peak RSS {max(r.rss_peak for r in runs) / 2**20:.0f} MiB" if runs[0].rss_peak else ""))
 
 
 async def main() -> None:

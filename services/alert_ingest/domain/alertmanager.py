@@ -12,7 +12,7 @@ from pydantic import Field
 from shared.contracts import AlertStatus, CanonicalAlert, SourceTool
 
 from .normalise import label_fingerprint, product_of, severity_of, signal_of, text
-from .observation import Loose, Observation, canonical, num, when
+from .observation import Loose, Observation, Template, canonical, num, when
 
 
 class AMAlert(Loose):
@@ -37,11 +37,15 @@ class AMPayload(Loose):
 
 def from_alertmanager(p: AMPayload, received_at: datetime, product_map: Mapping[str, str]) -> list[Observation]:
     """One observation per entry of alerts[]."""
+    return [t.observe(received_at, product_map) for t in am_templates(p)]
+
+
+def am_templates(p: AMPayload) -> list[Template]:
+    """One template per entry of alerts[] (see Template)."""
     out = []
     for a in p.alerts:
         fp = a.fingerprint or label_fingerprint(a.labels)
-        build = functools.partial(_am_alert, a, fp, received_at, product_map)
-        out.append(Observation(fp, a.status, severity_of(a.labels.get("severity")), build))
+        out.append(Template(fp, a.status, severity_of(a.labels.get("severity")), functools.partial(_am_alert, a, fp)))
     return out
 
 

@@ -14,18 +14,19 @@ from pydantic import BaseModel, ValidationError
 
 from shared.contracts import SourceTool
 
-from .alertmanager import AMAlert, AMPayload, from_alertmanager
-from .native import NativeAlert, from_native
-from .observation import BadInput, Observation
-from .pagerduty import PDEvent, PDPayload, from_pagerduty, pagerduty_dedup_key
+from .alertmanager import AMAlert, AMPayload, am_templates
+from .native import NativeAlert, native_template
+from .observation import BadInput, Observation, Template
+from .pagerduty import PDEvent, PDPayload, pagerduty_dedup_key, pd_template
 
 __all__ = ["AMAlert", "AMPayload", "BadInput", "NativeAlert", "Observation", "PDEvent", "PDPayload", "decode",
            "describe", "detect", "pagerduty_dedup_key", "parse", "validate"]
 
-# Storms repeat the very same bytes (Alertmanager's repeat_interval, agents re-sending an event): validated
-# input models are kept by their bytes, so a repeat skips validation. Validation depends on the bytes only
-# and the models are never modified; the receive time is applied afresh to every record.
-_SEEN: dict[bytes, BaseModel] = {}
+# Storms repeat the very same bytes (Alertmanager's repeat_interval, agents re-sending an event): what a
+# record's bytes say (its format and, per alert, a Template over the validated model) is kept by those bytes,
+# so a repeat skips validation and normalisation. It depends on the bytes only and the models are never
+# modified; the receive time is applied afresh to every record. Bad input is never kept.
+_SEEN: dict[bytes, tuple[SourceTool, tuple[Template, ...]]] = {}
 _SEEN_MAX_ENTRIES = 8192
 _SEEN_MAX_BYTES = 16 * 1024
 
@@ -64,18 +65,24 @@ def decode(raw: bytes | None, *, max_bytes: int) -> Any:
 def parse(raw: bytes | None, *, received_at: datetime, product_map: Mapping[str, str],
           max_bytes: int = 1024 * 1024) -> tuple[SourceTool, list[Observation]]:
     """Decode, detect and normalise one raw record."""
-    model = _SEEN.get(raw) if raw is not None and len(raw) <= _SEEN_MAX_BYTES else None
-    if model is None:
-        model = validate(raw, max_bytes=max_bytes)
+    known = _SEEN.get(raw) if raw is not None and len(raw) <= _SEEN_MAX_BYTES else None
+    if known is None:
+        known = _templates(validate(raw, max_bytes=max_bytes))  # BadInput: nothing kept
         if raw is not None and len(raw) <= _SEEN_MAX_BYTES:
             if len(_SEEN) >= _SEEN_MAX_ENTRIES:
                 _SEEN.clear()  # crude but bounded; a storm refills it with its repeats at once
-            _SEEN[raw] = model
+            _SEEN[raw] = known
+    tool, templates = known
+    return tool, [t.observe(received_at, product_map) for t in templates]
+
+
+def _templates(model: BaseModel) -> tuple[SourceTool, tuple[Template, ...]]:
     if isinstance(model, AMPayload):
-        return SourceTool.ALERTMANAGER, from_alertmanager(model, received_at, product_map)
+        return SourceTool.ALERTMANAGER, tuple(am_templates(model))
     if isinstance(model, PDEvent):
-        return SourceTool.PAGERDUTY, [from_pagerduty(model, received_at, product_map)]
-    return SourceTool.NATIVE, [from_native(model, received_at, product_map)]
+        return SourceTool.PAGERDUTY, (pd_template(model),)
+    assert isinstance(model, NativeAlert)
+    return SourceTool.NATIVE, (native_template(model),)
 
 
 def validate(raw: bytes | None, *, max_bytes: int) -> BaseModel:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts import AlertStatus, CanonicalAlert, Signal, SourceTool
 
 from .normalise import label_fingerprint, product_of, severity_of, signal_of
-from .observation import Observation, canonical, when
+from .observation import Observation, Template, canonical, when
 
 
 class NativeAlert(BaseModel):
@@ -39,10 +39,15 @@ class NativeAlert(BaseModel):
 
 def from_native(n: NativeAlert, received_at: datetime, product_map: Mapping[str, str]) -> Observation:
     """The native alert: explicit fields win over labels."""
+    return native_template(n).observe(received_at, product_map)
+
+
+def native_template(n: NativeAlert) -> Template:
+    """The native alert's template (see Template)."""
     fp = n.fingerprint or n.dedup_key or label_fingerprint(
         "native", n.product, n.service, n.signal, n.labels.get("alertname") or n.summary, n.labels)
-    build = functools.partial(_native_alert, n, fp, received_at, product_map)
-    return Observation(fp, n.status, severity_of(n.severity or n.labels.get("severity")), build)
+    return Template(fp, n.status, severity_of(n.severity or n.labels.get("severity")),
+                    functools.partial(_native_alert, n, fp))
 
 
 def _native_alert(n: NativeAlert, fp: str, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:

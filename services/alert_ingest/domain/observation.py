@@ -3,9 +3,10 @@ Also the small helpers the format modules share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,6 +66,23 @@ class Observation:
     def of(cls, alert: CanonicalAlert, *, partial: bool = False, acknowledge: bool = False) -> Observation:
         """An observation of an alert that is already built."""
         return cls(alert.fingerprint, alert.status, alert.severity, lambda: alert, partial, acknowledge)
+
+
+class Template(NamedTuple):
+    """One alert of a validated record before its receive time is known: what the state machine needs, and
+    `make(received_at, product_map)` for the canonical alert. Kept with the record's bytes, so a repeat
+    only stamps its receive time (`observe`)."""
+
+    fingerprint: str
+    status: AlertStatus
+    severity: AlertSeverity
+    make: Callable[..., CanonicalAlert]
+    partial: bool = False
+    acknowledge: bool = False
+
+    def observe(self, received_at: datetime, product_map: Mapping[str, str]) -> Observation:
+        return Observation(self.fingerprint, self.status, self.severity,
+                           functools.partial(self.make, received_at, product_map), self.partial, self.acknowledge)
 
 
 class Loose(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import Field
 from shared.contracts import AlertSeverity, AlertStatus, CanonicalAlert, Signal, SourceTool
 
 from .normalise import UNKNOWN_PRODUCT, label_fingerprint, product_of, signal_of, str_map, text
-from .observation import BadInput, Loose, Observation, canonical, num, when
+from .observation import BadInput, Loose, Observation, Template, canonical, num, when
 
 
 class PDPayload(Loose):
@@ -48,16 +48,21 @@ def pagerduty_dedup_key(e: PDEvent) -> str:
 
 def from_pagerduty(e: PDEvent, received_at: datetime, product_map: Mapping[str, str]) -> Observation:
     """trigger -> firing, resolve -> resolved, acknowledge -> a repeat; ack/resolve may carry no payload."""
+    return pd_template(e).observe(received_at, product_map)
+
+
+def pd_template(e: PDEvent) -> Template:
+    """The event's template (see Template), or BadInput for what the model cannot say (a trigger without a
+    payload, an acknowledge or resolve without a dedup_key)."""
     key = pagerduty_dedup_key(e)
     status = AlertStatus.RESOLVED if e.event_action == "resolve" else AlertStatus.FIRING
     ack = e.event_action == "acknowledge"
+    build = functools.partial(_pd_alert, e, key, status)
     if e.payload is None:
         if e.event_action == "trigger":
             raise BadInput("schema_violation", "pagerduty: payload is required for trigger")
-        build = functools.partial(_pd_alert, e, key, status, received_at, product_map)
-        return Observation(key, status, AlertSeverity.INFO, build, partial=True, acknowledge=ack)
-    build = functools.partial(_pd_alert, e, key, status, received_at, product_map)
-    return Observation(key, status, AlertSeverity(e.payload.severity), build, acknowledge=ack)
+        return Template(key, status, AlertSeverity.INFO, build, partial=True, acknowledge=ack)
+    return Template(key, status, AlertSeverity(e.payload.severity), build, acknowledge=ack)
 
 
 def _pd_alert(e: PDEvent, key: str, status: AlertStatus, received_at: datetime,
