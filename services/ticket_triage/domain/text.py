@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -63,8 +64,13 @@ def _fold(text: str) -> str:
     lowered = text.lower()
     if lowered.isascii():
         return lowered  # NFKD leaves ASCII unchanged and has no combining marks to strip
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKD", lowered).translate(_combining_marks())
+
+
+@functools.cache
+def _combining_marks() -> dict[int, None]:
+    """A str.translate table deleting every combining mark (built once, on the first non-ASCII text)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
 
 
 _fold_cached = functools.lru_cache(maxsize=2048)(_fold)
@@ -193,7 +199,7 @@ class FixedCorpus:
         q = {t: self.weight(t, c, with_query=True) for t, c in Counter(query).items()}
         if not q:
             return out
-        nq = math.sqrt(sum(w * w for w in q.values()))
+        nq = math.sqrt(sum([w * w for w in q.values()]))
         shared: dict[int, list[tuple[float, int]]] = {}  # document -> (query weight, position), in query order
         for t, w in q.items():
             for k, i in self.postings.get(t, ()):
@@ -201,7 +207,7 @@ class FixedCorpus:
         # A document sharing no term keeps 0: every product of its dot is 0 (weights are positive).
         for k, pairs in shared.items():
             d = self.docs[k]
-            dot = sum(w * d.shared[i] for w, i in pairs)  # the zero products add nothing, even to a float sum
+            dot = sum([w * d.shared[i] for w, i in pairs])  # the zero products add nothing, even to a float sum
             squares = d.base_squares.copy()
             for _, i in pairs:
                 squares[i] = d.shared_squares[i]

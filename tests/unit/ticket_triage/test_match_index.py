@@ -157,3 +157,12 @@ def test_best_match_is_the_first_of_the_sorted_matches():
     for t in _tickets():
         matches = index.match(t, lookback_s=86400)
         assert index.best_match(t, lookback_s=86400) == (matches[0] if matches else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_fold_is_lower_nfkd_without_combining_marks(text):
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    assert fold(text) == "".join(c for c in decomposed if not unicodedata.combining(c))
