@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -73,7 +74,8 @@ def parse(raw: bytes | None, *, received_at: datetime, product_map: Mapping[str,
                 _SEEN.clear()  # crude but bounded; a storm refills it with its repeats at once
             _SEEN[raw] = known
     tool, templates = known
-    return tool, [t.observe(received_at, product_map) for t in templates]
+    return tool, [Observation(fp, status, severity, partial(make, received_at, product_map), key_only, ack)
+                  for fp, status, severity, make, key_only, ack in templates]  # Template.observe, inlined
 
 
 def _templates(model: BaseModel) -> tuple[SourceTool, tuple[Template, ...]]:
