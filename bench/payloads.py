@@ -70,18 +70,20 @@ class Source:
                 "generatorURL": f"http://prometheus.example.com/graph?g0.expr=up%7Bjob%3D%22{self.service}%22%7D",
                 "fingerprint": self.fingerprint}
 
-    def pagerduty(self) -> dict[str, Any]:
+    def pagerduty(self, at: datetime | None = None) -> dict[str, Any]:
+        """A trigger; `at` is this occurrence's event time (each re-send carries its own, as tools send it)."""
         return {"routing_key": ROUTING_KEY, "event_action": "trigger", "dedup_key": self.fingerprint,
                 "payload": {"summary": self.summary(), "source": f"{self.service}-{self.instance}.prod",
-                            "severity": self.severity, "timestamp": _iso(self.started), "component": self.service,
+                            "severity": self.severity, "timestamp": _iso(at or self.started), "component": self.service,
                             "group": "prod", "class": SIGNALS[self.signal][1],
                             "custom_details": {"value": "2.4", "threshold": "2.0", "region": "us-east-1"}},
                 "client": "Datadog", "client_url": f"https://app.datadoghq.example/monitors/{self.instance}"}
 
-    def native(self) -> dict[str, Any]:
+    def native(self, at: datetime | None = None) -> dict[str, Any]:
+        """A native alert; `at` is this occurrence's time."""
         return {"status": "firing", "summary": self.summary(), "product": self.product, "service": self.service,
                 "signal": self.signal, "severity": self.severity, "fingerprint": self.fingerprint,
-                "labels": self.labels(), "value": 2.4, "threshold": 2.0, "time": _iso(self.started)}
+                "labels": self.labels(), "value": 2.4, "threshold": 2.0, "time": _iso(at or self.started)}
 
     @property
     def group_key(self) -> str:
@@ -127,16 +129,21 @@ def am_webhook(alerts: list[dict[str, Any]], group_key: str) -> dict[str, Any]:
 
 
 def raw_records(stream: list[Source], *, seed: int = 8) -> list[Record]:
-    """alerts.raw records for a stream: Alertmanager alerts grouped 2..6 per webhook, others one per record."""
+    """alerts.raw records for a stream: Alertmanager alerts grouped 2..6 per webhook, others one per record.
+
+    PagerDuty and native repeats carry their own event time (1 ms apart), so no two records are the same bytes;
+    an Alertmanager re-send is the group's alerts as they stand, with their original startsAt."""
     rng = random.Random(seed + 2)
     groups: dict[str, list[Source]] = {}
     want: dict[str, int] = {}
     out: list[Record] = []
-    for s in stream:
+    base = datetime.now(UTC) - timedelta(minutes=1)
+    for i, s in enumerate(stream):
+        at = base + timedelta(milliseconds=i)
         if s.tool == "pagerduty":
-            out.append((s.fingerprint.encode(), orjson.dumps(s.pagerduty())))
+            out.append((s.fingerprint.encode(), orjson.dumps(s.pagerduty(at))))
         elif s.tool == "native":
-            out.append((s.fingerprint.encode(), orjson.dumps(s.native())))
+            out.append((s.fingerprint.encode(), orjson.dumps(s.native(at))))
         else:
             buf = groups.setdefault(s.group_key, [])
             buf.append(s)
