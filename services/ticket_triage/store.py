@@ -161,56 +161,67 @@ async def deactivate_link(conn: asyncpg.Connection, incident_id: str, ticket_id:
                                     "AND active RETURNING true", incident_id, ticket_id))
 
 
+def _json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows).decode()
+
+
 @dataclass
 class TicketWrites:
     """What a batch of new tickets writes, buffered in decision order and written with a few set-based
     statements (`flush`). Every row is one a per-ticket statement would have written: flush before reading
     anything these rows may change, and before any write that is not buffered, and the result is the same."""
 
-    tickets: list[tuple[Any, ...]] = field(default_factory=list)
-    decisions: list[tuple[Any, ...]] = field(default_factory=list)
-    links: list[tuple[str, str, str]] = field(default_factory=list)
+    tickets: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, str]] = field(default_factory=list)
     ticket_texts: dict[str, list[str]] = field(default_factory=dict)
 
     def ticket(self, t: Ticket, *, problem_score: float, outcome: str, incident_id: str | None,
                pending: bool) -> None:
         """A new ticket's row, already in its state after this batch's decision."""
-        self.tickets.append((t.ticket_id, t.source, t.subject, t.description, t.organization_id, t.requester_id,
-                             t.product, t.product_from, t.priority, t.locale, orjson.dumps(list(t.tags)).decode(),
-                             t.created_at, problem_score, outcome, incident_id, pending))
+        self.tickets.append({"id": t.ticket_id, "source": t.source, "subject": t.subject,
+                             "description": t.description, "org": t.organization_id, "requester": t.requester_id,
+                             "product": t.product, "product_from": t.product_from, "priority": t.priority,
+                             "locale": t.locale, "tags": t.tags, "created_at": t.created_at,
+                             "score": problem_score, "outcome": outcome, "incident_id": incident_id,
+                             "pending": pending})
 
     def decision(self, ticket_id: str, *, outcome: str, incident_id: str | None, reason: str, score: float,
                  features: dict[str, float]) -> None:
         """An automatic decision (decided_by triage), appended to the history in this order."""
-        self.decisions.append((ticket_id, outcome, incident_id, reason, score, orjson.dumps(features).decode()))
+        self.decisions.append({"t": ticket_id, "o": outcome, "i": incident_id, "r": reason, "s": score,
+                               "f": features})
 
     def link(self, incident_id: str, ticket_id: str, reason: str, subject: str) -> None:
         """A first link of a new ticket; its subject grows the incident's ticket text (as append_ticket_text)."""
-        self.links.append((incident_id, ticket_id, reason))
+        self.links.append({"i": incident_id, "t": ticket_id, "r": reason})
         self.ticket_texts.setdefault(incident_id, []).append(subject)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
+        # Rows travel as one JSON document per statement (cheaper to encode than one array per column);
+        # WITH ORDINALITY keeps their order.
         if self.tickets:
             await conn.execute(
                 f"INSERT INTO tickets({_TICKET_COLS}, problem_score, outcome, incident_id, pending_cluster) "
                 "SELECT x.id, x.source, x.subject, x.description, x.org, x.requester, x.product, x.product_from, "
                 "x.priority, x.locale, ARRAY(SELECT e FROM jsonb_array_elements_text(x.tags) WITH ORDINALITY "
                 "AS j(e, n) ORDER BY n), x.created_at, x.score, x.outcome, x.incident_id, x.pending "
-                "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-                "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::timestamptz[], $13::float8[], $14::text[], "
-                "$15::text[], $16::bool[]) WITH ORDINALITY AS x(id, source, subject, description, org, requester, "
-                "product, product_from, priority, locale, tags, created_at, score, outcome, incident_id, pending, "
-                "ord) ORDER BY x.ord", *map(list, zip(*self.tickets, strict=True)))
+                "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id text, source text, subject text, "
+                "description text, org text, requester text, product text, product_from text, priority text, "
+                "locale text, tags jsonb, created_at timestamptz, score float8, outcome text, incident_id text, "
+                "pending bool)) WITH ORDINALITY AS x(id, source, subject, description, org, requester, product, "
+                "product_from, priority, locale, tags, created_at, score, outcome, incident_id, pending, ord) "
+                "ORDER BY x.ord", _json(self.tickets))
         if self.links:
-            await conn.execute("INSERT INTO links(incident_id, ticket_id, reason) "
-                               "SELECT * FROM unnest($1::text[], $2::text[], $3::text[])",
-                               *map(list, zip(*self.links, strict=True)))
+            await conn.execute("INSERT INTO links(incident_id, ticket_id, reason) SELECT x.i, x.t, x.r "
+                               "FROM jsonb_to_recordset($1::jsonb) AS x(i text, t text, r text)", _json(self.links))
         if self.decisions:
             await conn.execute(  # ids in decision order, as one insert per decision would give them
                 "INSERT INTO decisions(ticket_id, outcome, incident_id, reason, score, features) "
-                "SELECT x.t, x.o, x.i, x.r, x.s, x.f FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-                "$5::float8[], $6::jsonb[]) WITH ORDINALITY AS x(t, o, i, r, s, f, ord) ORDER BY x.ord",
-                *map(list, zip(*self.decisions, strict=True)))
+                "SELECT x.t, x.o, x.i, x.r, x.s, x.f FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (t text, "
+                "o text, i text, r text, s float8, f jsonb)) WITH ORDINALITY AS x(t, o, i, r, s, f, ord) "
+                "ORDER BY x.ord",
+                _json(self.decisions))
         if self.ticket_texts:
             # right(right(a || ' ' || s1, n) || ' ' || s2, n) = right(a || ' ' || s1 || ' ' || s2, n)
             ids = list(self.ticket_texts)
