@@ -72,6 +72,22 @@ def pills() -> dict[str, tuple[str, bytes, list[tuple[str, bytes]], list[str], s
             "goes raw into the BadInput message, then into the dlt-error-message header, stored as jsonb by "
             "shared/outbox.py raw_row; jsonb refuses \\u0000, so the dead letter cannot be written and the batch "
             "fails forever (found by the full fuzz run)"),
+        "alerts.raw: native alert whose status is an array nested 1000 deep": (
+            "alerts.raw", b'{"summary": "Talk down", "status": ' + b"[" * 1000 + b"]" * 1000 + b"}", [],
+            ["alert-ingest"],
+            "services/alert_ingest/domain/formats.py parse (careful path): pydantic builds the enum error for "
+            "`status` with repr() of a 1000-deep list, which raises RecursionError out of model_validate; only "
+            "ValidationError/BadInput are caught, so IngestService.handle fails the batch forever (and "
+            "POST /v1/alerts answers 500). Fix: catch RecursionError in parse (BadInput 'too_deep') or refuse "
+            "depth > 64 before validating (found by the full fuzz run)"),
+        "tickets.new: Zendesk ticket whose description is nested 1000 deep": (
+            "tickets.new", b'{"type": "zen:event-type:ticket.created", "detail": {"id": "77", "subject": "s", '
+            b'"created_at": "2026-12-03T09:00:00Z", "description": ' + b"[" * 1000 + b"]" * 1000 + b"}}", [],
+            ["ticket-triage"],
+            "services/ticket_triage/domain/tickets.py _zendesk: str(d.get('description')) of a 1000-deep list "
+            "raises RecursionError; handle_tickets dead-letters only JSONDecodeError/TicketFormatError/TypeError, "
+            "so the batch fails forever, and POST /v1/tickets/zendesk answers 500. Fix: require str fields "
+            "(TicketFormatError otherwise) (found by the full fuzz run)"),
         "alerts.raw: junk with a NUL byte in a record header": (
             "alerts.raw", b"not json", [("trace", b"a\x00b")], ["alert-ingest"],
             "shared/outbox.py raw_row: the original headers are stored as jsonb; a header value with a NUL "
