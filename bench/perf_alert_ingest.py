@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -142,7 +143,6 @@ async def ingest_run(records: list[Record], profile: str | None = None, profile_
 
             def start_profile() -> None:
                 if profile:
-                    from pathlib import Path
                     tasks.append(asyncio.create_task(py_spy_record(proc, profile_s, Path(profile))))
 
             run = await _watch(pr, s.topics.group("alert-ingest"), s.topics.alerts_raw, len(records),
@@ -261,7 +261,7 @@ async def main() -> None:
     if a.profile:
         r = await ingest_run(records, a.profile, extra=dict(e.split("=", 1) for e in a.env))
         print(_line("alert-ingest*", [r]), "(* under py-spy)")
-        own, incl = summarise(__import__("pathlib").Path(a.profile), top=25)
+        own, incl = summarise(Path(a.profile), top=25)
         for f, p in own:
             print(f"  self {p:5.1f}%  {f}")
         for f, p in incl:
@@ -269,18 +269,11 @@ async def main() -> None:
         return
     ingest, base, older = [], [], []
     old_tree = export_tree(a.against) if a.against else None
-    for i in range(a.reps):
+    try:
+        await _interleaved(a, records, ingest, base, older, old_tree)
+    finally:
         if old_tree is not None:
-            older.append(await ingest_run(records, tree=old_tree))
-            print(f"  rep {i + 1}: {a.against[:12]:12s} {older[-1].us_per_record:.1f} µs/record, "
-                  f"{older[-1].rate:.0f}/s", flush=True)
-        ingest.append(await ingest_run(records, extra=dict(e.split("=", 1) for e in a.env)))
-        print(f"  rep {i + 1}: alert-ingest {ingest[-1].us_per_record:.1f} µs/record, {ingest[-1].rate:.0f}/s",
-              flush=True)
-        if a.relay:
-            base.append(await relay_run(records))
-            print(f"  rep {i + 1}: relay        {base[-1].us_per_record:.1f} µs/record, {base[-1].rate:.0f}/s",
-                  flush=True)
+            shutil.rmtree(old_tree, ignore_errors=True)
     if older:
         print(_line(a.against[:12], older))
     print(_line("alert-ingest", ingest))
@@ -290,6 +283,31 @@ async def main() -> None:
         cpu_ratio = (statistics.median(r.us_per_record for r in base)
                      / statistics.median(r.us_per_record for r in ingest))
         print(f"throughput ratio (records/s) {ratio:.2f}; CPU ratio (relay µs / ingest µs) {cpu_ratio:.2f}")
+
+
+async def _interleaved(a, records, ingest: list[Run], base: list[Run], older: list[Run],
+                       old_tree: Path | None) -> None:
+    """Repetitions of the older tree (if any) and this tree, in alternating order (ABBA: neither always
+    runs first), then the relay (if asked)."""
+    async def old(i: int) -> None:
+        older.append(await ingest_run(records, tree=old_tree))
+        print(f"  rep {i + 1}: {a.against[:12]:12s} {older[-1].us_per_record:.1f} µs/record, "
+              f"{older[-1].rate:.0f}/s", flush=True)
+
+    async def new(i: int) -> None:
+        ingest.append(await ingest_run(records, extra=dict(e.split("=", 1) for e in a.env)))
+        print(f"  rep {i + 1}: alert-ingest {ingest[-1].us_per_record:.1f} µs/record, {ingest[-1].rate:.0f}/s",
+              flush=True)
+
+    for i in range(a.reps):
+        order = [old, new] if i % 2 == 0 else [new, old]
+        for step in order:
+            if step is new or old_tree is not None:
+                await step(i)
+        if a.relay:
+            base.append(await relay_run(records))
+            print(f"  rep {i + 1}: relay        {base[-1].us_per_record:.1f} µs/record, {base[-1].rate:.0f}/s",
+                  flush=True)
 
 
 if __name__ == "__main__":
