@@ -14,7 +14,7 @@ from shared.contracts import utcnow
 
 from . import store
 from .domain.signature import SignatureError, verify
-from .domain.tickets import TicketFormatError, parse_ticket
+from .domain.tickets import TicketFormatError, parse_raw
 from .overrides import OverrideError, Overrides, OverrideResult
 from .settings import Settings
 
@@ -35,7 +35,7 @@ def router(settings: Settings, runtime: Any, overrides: Overrides) -> APIRouter:
     async def append(raw: bytes) -> dict[str, Any]:
         """Validate the payload, append the raw bytes to tickets.new and answer once the broker acked."""
         try:
-            ticket = parse_ticket(orjson.loads(raw), policy)
+            ticket = parse_raw(raw, policy)
         except (orjson.JSONDecodeError, TicketFormatError) as exc:
             raise HTTPException(422, f"malformed ticket payload: {exc}") from exc
         try:

@@ -21,7 +21,7 @@ from . import store
 from .domain.classify import IncidentIndex, IncidentView
 from .domain.decide import Decision, NewIncident, decide, late_links
 from .domain.policy import TriagePolicy
-from .domain.tickets import Ticket, TicketFormatError, parse_ticket
+from .domain.tickets import Ticket, TicketFormatError, parse_raw
 from .events import SOURCE, Emitter, Tx
 
 log = structlog.get_logger(__name__)
@@ -82,7 +82,7 @@ class TriageService:
             letters, tickets = [], []
             for r in fresh:
                 try:
-                    tickets.append(parse_ticket(orjson.loads(r.value), self.policy))
+                    tickets.append(parse_raw(r.value, self.policy))
                 except (orjson.JSONDecodeError, TicketFormatError, TypeError) as exc:
                     letters.append(dead_letter(r, exc))
             view = _BatchView(known=await store.known_tickets(conn, [t.ticket_id for t in tickets]))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .policy import TriagePolicy
@@ -134,6 +135,18 @@ def _native(doc: dict[str, Any], policy: TriagePolicy) -> Ticket:
                   product=product, product_from=origin, priority=_priority(n.priority),
                   locale=(n.locale or detect_locale(f"{n.subject} {n.description}"))[:2].lower(),
                   tags=tuple(n.tags))
+
+
+def parse_raw(raw: bytes | None, policy: TriagePolicy) -> Ticket:
+    """A Ticket from a record's bytes; TicketFormatError (or orjson's JSONDecodeError) for what never will be."""
+    if not raw:
+        raise TicketFormatError("empty record (no value)")
+    if b"\\u0000" in raw:  # PostgreSQL text refuses U+0000: reject it here, not in the batch's transaction
+        raise TicketFormatError("ticket contains a NUL character (U+0000)")
+    try:
+        return parse_ticket(orjson.loads(raw), policy)
+    except RecursionError:
+        raise TicketFormatError("payload is nested too deeply") from None
 
 
 def parse_ticket(doc: Any, policy: TriagePolicy) -> Ticket:
