@@ -89,14 +89,20 @@ def _templates(model: BaseModel) -> tuple[SourceTool, tuple[Template, ...]]:
 
 def validate(raw: bytes | None, *, max_bytes: int) -> BaseModel:
     """The input model of one record (fast path first), or BadInput."""
-    model = _fast_validate(raw, max_bytes)
-    if model is None:  # the careful path: says exactly what is wrong, or validates what the fast one could not
-        doc = decode(raw, max_bytes=max_bytes)
-        tool = detect(doc)
-        try:
-            model = _MODELS[tool].model_validate(doc)
-        except ValidationError as exc:
-            raise BadInput("schema_violation", f"{tool.value}: {describe(exc)}") from None
+    try:
+        model = _fast_validate(raw, max_bytes)
+        if model is None:  # the careful path: says exactly what is wrong, or validates what the fast one could not
+            if raw is not None and b"\\u0000" in raw:  # (escapes never take the fast path)
+                raise BadInput("schema_violation", "payload contains a NUL character (U+0000), which cannot be "
+                                                   "stored")
+            doc = decode(raw, max_bytes=max_bytes)
+            tool = detect(doc)
+            try:
+                model = _MODELS[tool].model_validate(doc)
+            except ValidationError as exc:
+                raise BadInput("schema_violation", f"{tool.value}: {describe(exc)}") from None
+    except RecursionError:
+        raise BadInput("schema_violation", "payload is nested too deeply") from None
     return model
 
 

@@ -119,4 +119,11 @@ def str_map(value: object) -> dict[str, str]:
     """A dict of strings (values stringified), or {} when absent."""
     if not isinstance(value, dict):
         return {}
-    return {str(k): v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in value.items()}
+    return {str(k): v if isinstance(v, str) else _json_text(v) for k, v in value.items()}
+
+
+def _json_text(value: object) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # nested deeper than orjson writes (254): keep the alert
+        return "[value nested too deeply to show]"
