@@ -92,7 +92,7 @@ def _fresh(doc: Any) -> Any:
 
 
 @st.composite
-def mutated(draw: st.DrawFn, seeds: list[dict[str, Any]], *, limit: int, allow_nul: bool = False) -> bytes:
+def mutated(draw: st.DrawFn, seeds: list[dict[str, Any]], *, limit: int, allow_nul: bool = True) -> bytes:
     """One bad (or oddly valid) input derived from a seed."""
     seed = _fresh(draw(st.sampled_from(seeds)))
     kind = draw(st.sampled_from(["drop", "retype", "retype", "huge", "nest", "utf8", "dupkey", "bytes",
@@ -136,8 +136,11 @@ def mutated(draw: st.DrawFn, seeds: list[dict[str, Any]], *, limit: int, allow_n
         _set(seed, paths[0], "y" * max(0, limit - base - draw(st.integers(1, 64))))
     elif kind == "over_limit" and paths:
         _set(seed, paths[0], "z" * (limit + draw(st.integers(1, 4096))))
-    if allow_nul and draw(st.booleans()) and paths:
-        _set(seed, draw(st.sampled_from(paths)), "nul\u0000here")
+    if allow_nul and draw(st.integers(0, 9)) == 0 and (leaves := _paths(seed)):
+        try:
+            _set(seed, draw(st.sampled_from(leaves)), "nul\u0000here")  # U+0000: PostgreSQL stores it nowhere
+        except (KeyError, IndexError, TypeError):
+            pass
     return _dumps(seed)
 
 
