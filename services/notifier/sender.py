@@ -148,17 +148,36 @@ class Sender:
             else:
                 units += [("single", [r], body) for r in group]
         results: list[Result] = []
-        for n, (how, unit, body) in enumerate(units):
-            outcome = await self._zendesk_unit(how, unit, body)
-            if isinstance(outcome, Outcome):
-                results += [self._result(r, outcome) for r in unit]
-                if not outcome.ok and outcome.retryable:
-                    delay = results[-1][2]
-                    results += [_put_back(r, delay) for _, rest, _ in units[n + 1:] for r in rest]
-                    break
-            else:
-                results += [self._result(r, outcome[r["ticket_id"]]) for r in unit]
+        n = 0
+        while n < len(units):
+            wave = self._wave(units, n)
+            # bulk jobs of one wave run side by side: a 10,000-ticket fan-out is not 100 jobs one after another
+            outcomes = await asyncio.gather(*(self._zendesk_unit(how, unit, body) for how, unit, body in wave))
+            n += len(wave)
+            delay: float | None = None
+            for (_, unit, _), outcome in zip(wave, outcomes, strict=True):
+                if isinstance(outcome, Outcome):
+                    results += [self._result(r, outcome) for r in unit]
+                    if not outcome.ok and outcome.retryable:
+                        delay = results[-1][2]
+                else:
+                    results += [self._result(r, outcome[r["ticket_id"]]) for r in unit]
+            if delay is not None:  # Zendesk itself is failing: the rest waits untouched
+                results += [_put_back(r, delay) for _, rest, _ in units[n:] for r in rest]
+                break
         return results
+
+    def _wave(self, units: list[tuple[str, list[asyncpg.Record], str]], start: int
+              ) -> list[tuple[str, list[asyncpg.Record], str]]:
+        """The next units to send together: consecutive bulk jobs up to the concurrency, else one unit."""
+        if units[start][0] != "bulk":
+            return [units[start]]
+        wave = []
+        for unit in units[start:start + max(1, self.s.zendesk_bulk_concurrency)]:
+            if unit[0] != "bulk":
+                break
+            wave.append(unit)
+        return wave
 
     async def _zendesk_unit(self, how: str, unit: list[asyncpg.Record], body: str) -> Outcome | dict[str, Outcome]:
         if how == "bulk":

@@ -38,6 +38,8 @@ class Settings(ServiceSettings):
     zendesk_rate_limit_per_minute: int = Field(400, description="Client-side cap on Zendesk requests.")
     zendesk_bulk_min: int = Field(10, description="Same comment to at least this many tickets: update_many.")
     zendesk_bulk_size: int = Field(100, le=100, description="Tickets per update_many job (Zendesk max 100).")
+    zendesk_bulk_concurrency: int = Field(10, ge=1, le=30, description="update_many jobs in flight at once "
+                                                                       "(Zendesk queues at most 30 per account).")
     zendesk_job_poll_interval_s: float = 1.0
     zendesk_job_timeout_s: float = 120.0
 
