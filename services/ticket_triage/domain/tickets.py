@@ -144,9 +144,14 @@ def parse_raw(raw: bytes | None, policy: TriagePolicy) -> Ticket:
     if b"\\u0000" in raw:  # PostgreSQL text refuses U+0000: reject it here, not in the batch's transaction
         raise TicketFormatError("ticket contains a NUL character (U+0000)")
     try:
-        return parse_ticket(orjson.loads(raw), policy)
+        doc = orjson.loads(raw)
+        return parse_ticket(doc, policy)
+    except (orjson.JSONDecodeError, TicketFormatError):
+        raise
     except RecursionError:
         raise TicketFormatError("payload is nested too deeply") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # a field of an unexpected shape
+        raise TicketFormatError(f"invalid ticket: {type(exc).__name__}: {exc}") from None
 
 
 def parse_ticket(doc: Any, policy: TriagePolicy) -> Ticket:
