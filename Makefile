@@ -55,6 +55,7 @@ clean-state: down
 	rm -rf .state
 
 bench: infra
+	@command -v prometheus-alertmanager >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq prometheus-alertmanager >/dev/null; } || echo "no prometheus-alertmanager: scenario 7 will say 'not run'"
 	$(PY) -m bench.run
 
 bench-quick: infra
