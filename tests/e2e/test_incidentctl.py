@@ -71,3 +71,32 @@ async def test_errors_are_clear(pipeline):
     assert down.exit_code == 1 and "is the service running" in down.output
     bad = await ctl(pipeline, "incidents", "set", "INC-000000000000", "--severity", "SEV-9")
     assert bad.exit_code == 1 and "severity" in bad.output
+
+
+async def test_follow_prints_incident_events_readably(pipeline, kafka, stack):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.waiting import eventually
+
+    fp = unique("chat-follow-")
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "TOPIC_PREFIX": stack.topic_prefix}
+    proc = subprocess.Popen([sys.executable, "-m", "tools.incidentctl.main", "follow", "--from-beginning"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+    lines: list[str] = []
+    loop = asyncio.get_running_loop()
+    reader = loop.run_in_executor(None, lambda: [lines.append(line) for line in proc.stdout])
+    try:
+        r = await ctl(pipeline, "send-alert", "--product", "Chat", "--signal", "error_rate", "--severity",
+                      "critical", "--summary", "Chat follow check", "--fingerprint", fp)
+        assert r.exit_code == 0, r.output
+
+        async def seen() -> list[str]:
+            return [line for line in lines if "OPENED" in line and "Chat" in line]
+
+        await eventually(seen, timeout=30, what="an OPENED line for Chat")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        await reader
