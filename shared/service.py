@@ -25,6 +25,7 @@ from .db import SHARED_MIGRATIONS, apply_migrations, create_pool
 from .kafka import ensure_topics, make_broker, make_producer
 from .logging import configure_logging
 from .outbox import OutboxRelay
+from .poison import is_infrastructure, isolate
 from .settings import ServiceSettings
 from .topics import Topics
 
@@ -32,6 +33,10 @@ log = structlog.get_logger(__name__)
 
 HANDLER_FAILURES = Counter(
     "pipeline_handler_failures_total", "Batches that failed and will be redelivered", ["service", "handler"]
+)
+POISON = Counter(
+    "pipeline_unprocessable_records_total", "Records that failed their handler and were dead-lettered",
+    ["service", "handler"]
 )
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -148,19 +153,32 @@ class ServiceRuntime:
         checks["consuming"] = self.started
         return checks
 
-    def retrying(self, handler: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
-        """Wrap a subscriber body: on failure wait a little, count it, and re-raise so the batch is
-        redelivered (NACK) rather than lost or spun on at full speed."""
+    def retrying(self, handler: str, *, group_id: str | None = None
+                 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+        """Wrap a batch subscriber body `fn(msg)`. A failure that is not infrastructure is narrowed down to the
+        records that cause it, which are dead-lettered (shared.poison), so one record never stops its
+        partition. Any other failure waits a little, is counted and re-raised: the batch is redelivered (NACK)
+        rather than lost or spun on at full speed. `group_id` enables the isolation."""
         def deco(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             @functools.wraps(fn)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                msg = kwargs.get("msg", args[0] if args else None)
                 try:
                     return await fn(*args, **kwargs)
                 except Exception as exc:
-                    HANDLER_FAILURES.labels(self.name, handler).inc()
-                    log.warning("batch failed; it will be redelivered", handler=handler, error=repr(exc))
-                    await asyncio.sleep(1.0)
-                    raise
+                    try:
+                        if group_id is None or is_infrastructure(exc) or not isinstance(
+                                getattr(msg, "raw_message", None), tuple):
+                            raise
+                        n = await isolate(fn, msg, exc, pool=self.pool, group_id=group_id, service=self.name)
+                        POISON.labels(self.name, handler).inc(n)
+                        log.error("unprocessable records dead-lettered", handler=handler, count=n, error=repr(exc))
+                        return None
+                    except Exception as failure:
+                        HANDLER_FAILURES.labels(self.name, handler).inc()
+                        log.warning("batch failed; it will be redelivered", handler=handler, error=repr(failure))
+                        await asyncio.sleep(1.0)
+                        raise
             return wrapper
         return deco
 

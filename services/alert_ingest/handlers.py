@@ -26,6 +26,6 @@ def register(runtime: ServiceRuntime, settings: Settings, service: Callable[[], 
     @runtime.broker.subscriber(runtime.topics.alerts_raw, group_id=runtime.topics.group("alert-ingest"),
                                max_records=settings.consumer_max_records, decoder=keep_raw,
                                **SUBSCRIBER_DEFAULTS)
-    @runtime.retrying("on_raw_alerts")
+    @runtime.retrying("on_raw_alerts", group_id=runtime.topics.group("alert-ingest"))
     async def on_raw_alerts(msg: KafkaMessage) -> None:
         await service().handle(msg.raw_message)

@@ -17,6 +17,6 @@ def register(runtime: ServiceRuntime, intake: Intake, max_records: int) -> None:
 
     @runtime.broker.subscriber(t.alerts_state, t.tickets_triaged, t.incidents_updates,
                                group_id=t.group(SERVICE), max_records=max_records, **SUBSCRIBER_DEFAULTS)
-    @runtime.retrying("on_inputs")
+    @runtime.retrying("on_inputs", group_id=t.group(SERVICE))
     async def on_inputs(msg: KafkaMessage) -> None:
         await intake.handle(msg.raw_message)

@@ -22,6 +22,6 @@ def register(runtime: ServiceRuntime, settings: Settings, notifier: Callable[[],
 
     @runtime.broker.subscriber(topics.incidents_updates, topics.alerts_validated, group_id=topics.group("notifier"),
                                max_records=settings.consumer_max_records, **SUBSCRIBER_DEFAULTS)
-    @runtime.retrying("on_notifier_inputs")
+    @runtime.retrying("on_notifier_inputs", group_id=topics.group("notifier"))
     async def on_notifier_inputs(msg: KafkaMessage) -> None:
         await notifier().on_records(msg.raw_message)

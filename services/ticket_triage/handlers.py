@@ -26,11 +26,11 @@ def register(runtime: ServiceRuntime, settings: Settings, service: Callable[[], 
           **SUBSCRIBER_DEFAULTS}
 
     @runtime.broker.subscriber(runtime.topics.tickets_new, **kw)
-    @runtime.retrying("on_new_tickets")
+    @runtime.retrying("on_new_tickets", group_id=group)
     async def on_new_tickets(msg: KafkaMessage) -> None:
         await service().handle_tickets(msg.raw_message)
 
     @runtime.broker.subscriber(runtime.topics.incidents_updates, **kw)
-    @runtime.retrying("on_incident_updates")
+    @runtime.retrying("on_incident_updates", group_id=group)
     async def on_incident_updates(msg: KafkaMessage) -> None:
         await service().handle_incident_updates(msg.raw_message)
