@@ -24,6 +24,7 @@ INFRASTRUCTURE: tuple[type[BaseException], ...] = (
     asyncpg.InsufficientResourcesError, asyncpg.TransactionRollbackError,
     asyncpg.ObjectNotInPrerequisiteStateError, asyncpg.InvalidTransactionStateError,
     asyncpg.InternalServerError,
+    asyncpg.SyntaxOrAccessError,  # a missing table or column, no privilege: the deployment, not the record
 )
 
 

@@ -62,7 +62,8 @@ async def test_poison_records_are_isolated_and_dead_lettered(stack):
 
 
 @pytest.mark.parametrize("exc", [OSError("connection refused"), TimeoutError(), asyncpg.DeadlockDetectedError(""),
-                                 asyncpg.AdminShutdownError(""), asyncpg.ConnectionDoesNotExistError("")])
+                                 asyncpg.AdminShutdownError(""), asyncpg.ConnectionDoesNotExistError(""),
+                                 asyncpg.UndefinedTableError(""), asyncpg.InsufficientPrivilegeError("")])
 def test_infrastructure_failures_are_never_poison(exc):
     assert is_infrastructure(exc)
 
