@@ -72,7 +72,8 @@ def ensure_team(principal: Principal, team: str | None) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"token of team {principal.team!r} may not act for {team!r}")
 
 
-async def _create_from_cli(dsn: str, name: str, team: str) -> str:
+async def issue_token(dsn: str, name: str, team: str) -> str:
+    """Create a token against the database at `dsn` (applying the auth migration first); returns it."""
     from .db import apply_migrations, create_pool
 
     pool = await create_pool(dsn, schema=AUTH_SCHEMA)
@@ -92,4 +93,4 @@ if __name__ == "__main__":  # python -m shared.auth NAME TEAM  (incidentctl toke
 
     if len(sys.argv) != 3:
         sys.exit("usage: python -m shared.auth NAME TEAM   (TEAM '*' = operations centre, all teams)")
-    print(asyncio.run(_create_from_cli(ServiceSettings().database_url.get_secret_value(), sys.argv[1], sys.argv[2])))
+    print(asyncio.run(issue_token(ServiceSettings().database_url.get_secret_value(), sys.argv[1], sys.argv[2])))

@@ -26,7 +26,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from shared.auth import _create_from_cli
+from shared.auth import issue_token
 from shared.kafka import client_kwargs, make_producer
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.topics import Topics
@@ -128,7 +128,7 @@ class Demo:
         return resp.json() if resp.content else None
 
     async def play(self) -> None:
-        self.token = await _create_from_cli(ServiceSettings().database_url.get_secret_value(), "demo-engineer", "*")
+        self.token = await issue_token(ServiceSettings().database_url.get_secret_value(), "demo-engineer", "*")
         stop = asyncio.Event()
         self.follow_ready = asyncio.Event()
         follower = asyncio.create_task(self.follow(stop))

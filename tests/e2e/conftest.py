@@ -11,8 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.auth import AUTH_MIGRATIONS, AUTH_SCHEMA, create_token
-from shared.db import apply_migrations, create_pool
+from shared.auth import issue_token
 from tests.support.services import ServiceProcess, free_port
 
 ZENDESK_EMAIL = "notifier@example.com"
@@ -76,13 +75,7 @@ async def start_pipeline(stack, log_dir: Path, env: dict[str, str], zendesk_url:
         for p in procs.values():
             p.stop()
         raise
-    pool = await create_pool(stack.database_url, schema=AUTH_SCHEMA)
-    try:
-        await apply_migrations(pool, schema=AUTH_SCHEMA, folders=[("auth", AUTH_MIGRATIONS)])
-        async with pool.acquire() as conn:
-            token = await create_token(conn, name="e2e-operator", team="*")
-    finally:
-        await pool.close()
+    token = await issue_token(stack.database_url, "e2e-operator", "*")
     return Pipeline(stack, procs, token, zendesk_url, log_dir)
 
 

@@ -19,8 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.auth import AUTH_MIGRATIONS, AUTH_SCHEMA, create_token
-from shared.db import apply_migrations, create_pool
+from shared.auth import issue_token
 from tests.e2e.conftest import E2E_ENV, SERVICES, ZENDESK_EMAIL, ZENDESK_TOKEN
 from tests.support.chaos import FULL, Oracle
 from tests.support.kafka import KafkaTestClient
@@ -136,13 +135,7 @@ class ChaosPipeline:
 
 
 async def make_token(database_url: str, *, name: str, team: str) -> str:
-    pool = await create_pool(database_url, schema=AUTH_SCHEMA)
-    try:
-        await apply_migrations(pool, schema=AUTH_SCHEMA, folders=[("auth", AUTH_MIGRATIONS)])
-        async with pool.acquire() as conn:
-            return await create_token(conn, name=name, team=team)
-    finally:
-        await pool.close()
+    return await issue_token(database_url, name, team)
 
 
 @contextlib.asynccontextmanager

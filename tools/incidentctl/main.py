@@ -252,11 +252,11 @@ def validations_dismiss(candidate_id: str, reason: str = typer.Option(..., help=
 @tokens.command("create")
 def tokens_create(name: str, team: str = typer.Argument(..., help="Team scope, or '*' for all teams.")) -> None:
     """Create an API token (printed once; only its hash is stored). Needs DATABASE_URL access."""
-    from shared.auth import _create_from_cli
+    from shared.auth import issue_token
     from shared.settings import ServiceSettings
 
     try:
-        token = asyncio.run(_create_from_cli(ServiceSettings().database_url.get_secret_value(), name, team))
+        token = asyncio.run(issue_token(ServiceSettings().database_url.get_secret_value(), name, team))
     except OSError as exc:
         fail(CtlError(f"cannot reach the database: {exc}"))
     typer.echo(token)
