@@ -34,6 +34,11 @@ def _error(status: int, error_class: str, message: str, **extra: Any) -> JSONRes
                         status_code=status)
 
 
+def _unauthorized() -> JSONResponse:
+    return JSONResponse({"status": "rejected", "error": "unauthorized", "message": "missing or invalid bearer token"},
+                        status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
 def _bad_status(err: BadInput) -> int:
     return {"oversize": 413, "schema_violation": 422}.get(err.error_class, 400)
 
@@ -66,9 +71,7 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
     @r.post("/v1/alerts/alertmanager", status_code=202, summary="Alertmanager webhook receiver (webhook_configs)")
     async def alertmanager(request: Request) -> JSONResponse:
         if not await authorised(request):
-            return JSONResponse({"status": "rejected", "error": "unauthorized",
-                                 "message": "missing or invalid bearer token"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return _unauthorized()
         body = await request.body()
         try:
             doc = decode(body, max_bytes=settings.max_payload_bytes)
@@ -87,9 +90,7 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
     async def any_format(request: Request) -> JSONResponse:
         """For tools and people sending native alerts over HTTP (incidentctl); the format is detected."""
         if not await authorised(request):
-            return JSONResponse({"status": "rejected", "error": "unauthorized",
-                                 "message": "missing or invalid bearer token"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return _unauthorized()
         body = await request.body()
         try:
             tool, observations = parse(body, received_at=now(), product_map=product_map,
