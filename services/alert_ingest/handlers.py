@@ -21,11 +21,15 @@ async def keep_raw(msg: Any) -> None:
 
 
 def register(runtime: ServiceRuntime, settings: Settings, service: Callable[[], IngestService]) -> None:
-    """Subscribe to alerts.raw (batch, commit after effect, redelivered on failure)."""
+    """Subscribe to alerts.raw (batch, commit after effect, redelivered on failure) with
+    `settings.consumers` consumers of the same group: while one waits for PostgreSQL, another parses."""
+    group = runtime.topics.group("alert-ingest")
 
-    @runtime.broker.subscriber(runtime.topics.alerts_raw, group_id=runtime.topics.group("alert-ingest"),
-                               max_records=settings.consumer_max_records, decoder=keep_raw,
-                               **SUBSCRIBER_DEFAULTS)
-    @runtime.retrying("on_raw_alerts", group_id=runtime.topics.group("alert-ingest"))
+    @runtime.retrying("on_raw_alerts", group_id=group)
     async def on_raw_alerts(msg: KafkaMessage) -> None:
         await service().handle(msg.raw_message)
+
+    for _ in range(settings.consumers):
+        runtime.broker.subscriber(runtime.topics.alerts_raw, group_id=group,
+                                  max_records=settings.consumer_max_records, decoder=keep_raw,
+                                  **SUBSCRIBER_DEFAULTS)(on_raw_alerts)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.contracts import SourceTool
 
+from .fast import AMPayloadS, Fast, NativeAlertS, PDEventS, fast_validate
 from .alertmanager import AMAlert, AMPayload, am_templates
 from .native import NativeAlert, native_template
 from .observation import BadInput, Observation, Template
@@ -78,19 +79,19 @@ def parse(raw: bytes | None, *, received_at: datetime, product_map: Mapping[str,
                   for fp, status, severity, make, key_only, ack in templates]  # Template.observe, inlined
 
 
-def _templates(model: BaseModel) -> tuple[SourceTool, tuple[Template, ...]]:
-    if isinstance(model, AMPayload):
+def _templates(model: BaseModel | Fast) -> tuple[SourceTool, tuple[Template, ...]]:
+    if isinstance(model, (AMPayloadS, AMPayload)):
         return SourceTool.ALERTMANAGER, tuple(am_templates(model))
-    if isinstance(model, PDEvent):
+    if isinstance(model, (PDEventS, PDEvent)):
         return SourceTool.PAGERDUTY, (pd_template(model),)
-    assert isinstance(model, NativeAlert)
+    assert isinstance(model, (NativeAlertS, NativeAlert))
     return SourceTool.NATIVE, (native_template(model),)
 
 
-def validate(raw: bytes | None, *, max_bytes: int) -> BaseModel:
-    """The input model of one record (fast path first), or BadInput."""
+def validate(raw: bytes | None, *, max_bytes: int) -> BaseModel | Fast:
+    """The input model of one record (the fast path's Struct, else the pydantic model), or BadInput."""
     try:
-        model = _fast_validate(raw, max_bytes)
+        model = fast_validate(raw, max_bytes)
         if model is None:  # the careful path: says exactly what is wrong, or validates what the fast one could not
             if raw is not None and b"\\u0000" in raw:  # (escapes never take the fast path)
                 raise BadInput("schema_violation", "payload contains a NUL character (U+0000), which cannot be "
@@ -104,25 +105,6 @@ def validate(raw: bytes | None, *, max_bytes: int) -> BaseModel:
     except RecursionError:
         raise BadInput("schema_violation", "payload is nested too deeply") from None
     return model
-
-
-def _fast_validate(raw: bytes | None, max_bytes: int) -> BaseModel | None:
-    """Validate straight from the JSON bytes (one pass in pydantic-core) when a cheap look at the bytes
-    names the format; None sends the record down the careful path. A model that validates here is the one
-    `detect` would pick: native forbids the other formats' keys, and PagerDuty is tried only without
-    "alerts" anywhere. Escaped keys (\\u...) always take the careful path."""
-    if raw is None or len(raw) > max_bytes or b"\\u" in raw:
-        return None
-    if b'"alerts"' in raw:
-        cls: type[BaseModel] = AMPayload
-    elif b'"event_action"' in raw or b'"routing_key"' in raw:
-        cls = PDEvent
-    else:
-        cls = NativeAlert
-    try:
-        return cls.model_validate_json(raw)
-    except ValidationError:
-        return None
 
 
 def describe(exc: ValidationError) -> str:

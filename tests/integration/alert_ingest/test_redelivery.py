@@ -101,7 +101,8 @@ async def test_two_instances_in_one_group_give_the_result_of_one(make_stack, kaf
         b = await es.enter_async_context(run_in_process(create_app(b_cfg)))
 
         async def assigned() -> tuple[int, int]:
-            return tuple(len(x.runtime.broker.subscribers[0].consumer.assignment()) for x in (a, b))  # type: ignore
+            return tuple(sum(len(sub.consumer.assignment()) for sub in x.runtime.broker.subscribers)  # type: ignore
+                         for x in (a, b))
 
         await eventually(assigned, until=lambda n: n[0] > 0 and n[1] > 0 and sum(n) == 6, what="both assigned")
         await kafka.produce_many(stack.topics.alerts_raw, values)

@@ -1,0 +1,121 @@
+"""The hot path's validators: the three input models again as msgspec Structs, decoded and validated from the
+JSON bytes in one pass in C (measured on the bench mix: PagerDuty 8.5 -> 1.9 µs, native 6.3 -> 1.5 µs per
+record against pydantic's validate_json).
+
+They accept a subset of what the pydantic models accept (msgspec is stricter: no numeric strings for numbers,
+RFC 3339 times only), with the same field names, so the format builders read either. A record they reject is
+not bad input yet: it takes the careful path (formats.validate), which uses the pydantic models and says
+exactly what is wrong. tests/unit/alert_ingest check that the two never disagree on what they both accept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from shared.contracts import AlertStatus, Signal
+
+Fingerprint = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+PDText = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+class AMAlertS(msgspec.Struct, frozen=True):
+    status: AlertStatus
+    labels: dict[str, str]
+    startsAt: datetime
+    annotations: dict[str, str] = {}
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: Fingerprint | None = None
+
+
+class AMPayloadS(msgspec.Struct, frozen=True):
+    version: Literal["4"]
+    alerts: list[AMAlertS]
+    groupKey: str = ""
+    status: AlertStatus | None = None
+    commonLabels: dict[str, str] = {}
+    externalURL: str = ""
+
+
+class PDPayloadS(msgspec.Struct, frozen=True):
+    summary: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    source: PDText
+    severity: Literal["critical", "error", "warning", "info"]
+    timestamp: datetime | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = msgspec.field(default=None, name="class")
+    custom_details: Any = None
+
+
+class PDEventS(msgspec.Struct, frozen=True):
+    routing_key: PDText
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: PDText | None = None
+    payload: PDPayloadS | None = None
+    client_url: str | None = None
+    links: list[dict[str, Any]] = []
+
+
+class NativeAlertS(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    status: AlertStatus
+    summary: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+    product: str | None = None
+    service: str | None = None
+    signal: Signal | None = None
+    severity: str | None = None
+    description: Annotated[str, msgspec.Meta(max_length=16384)] = ""
+    fingerprint: Fingerprint | None = None
+    dedup_key: Fingerprint | None = None
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    value: float | None = None
+    threshold: float | None = None
+    time: datetime | None = None
+    ends_at: datetime | None = None
+    source_url: str | None = None
+
+
+Fast = AMPayloadS | PDEventS | NativeAlertS
+
+_AM = msgspec.json.Decoder(AMPayloadS)
+_PD = msgspec.json.Decoder(PDEventS)
+_NATIVE = msgspec.json.Decoder(NativeAlertS)
+
+
+def fast_validate(raw: bytes | None, max_bytes: int) -> Fast | None:
+    """Validate straight from the JSON bytes when a cheap look at them names the format; None sends the
+    record down the careful path. What validates here is what `formats.detect` would pick: native forbids the
+    other formats' keys, and PagerDuty is tried only without "alerts" anywhere. Escaped text (\\u...) always
+    takes the careful path, which rejects NUL characters and unescapes keys."""
+    if raw is None or len(raw) > max_bytes or b"\\u" in raw:
+        return None
+    if b'"alerts"' in raw:
+        decoder: msgspec.json.Decoder[Any] = _AM
+    elif b'"event_action"' in raw or b'"routing_key"' in raw:
+        decoder = _PD
+    else:
+        decoder = _NATIVE
+    try:
+        return decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+
+
+_PAIRS = {"AMPayloadS": "AMPayload", "AMAlertS": "AMAlert", "PDEventS": "PDEvent", "PDPayloadS": "PDPayload",
+          "NativeAlertS": "NativeAlert"}
+
+
+def same_as(fast: object, model: object) -> bool:
+    """Whether a Struct says what the pydantic model validated from the same document says: same format,
+    same value in every field (for the tests that keep the two paths in agreement)."""
+    if isinstance(fast, msgspec.Struct):
+        if _PAIRS.get(type(fast).__name__) != type(model).__name__:
+            return False
+        return all(same_as(getattr(fast, f), getattr(model, f)) for f in fast.__struct_fields__)
+    if isinstance(fast, list):
+        return isinstance(model, list) and len(fast) == len(model) and all(map(same_as, fast, model))
+    return type(fast) is type(model) and fast == model
