@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from .auth import AUTH_MIGRATIONS, AUTH_SCHEMA
 from .contracts.envelope import Contract, Envelope
@@ -26,6 +26,8 @@ from .kafka import ensure_topics, make_broker, make_producer
 from .logging import configure_logging
 from .outbox import OutboxRelay
 from .poison import is_infrastructure, isolate
+from .readiness import (ConsumerHealth, ReadinessSettings, assigned_partitions, partitions_of,
+                        subscribers_not_fetching)
 from .settings import ServiceSettings
 from .topics import Topics
 
@@ -38,6 +40,11 @@ POISON = Counter(
     "pipeline_unprocessable_records_total", "Records that failed their handler and were dead-lettered",
     ["service", "handler"]
 )
+FAILING_SECONDS = Gauge(
+    "pipeline_consumer_failing_seconds",
+    "How long the handler has failed every delivery of some partition (0 when it makes progress); /ready "
+    "says 503 past READY_MAX_FAILING_S", ["service", "handler"]
+)
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
 
@@ -45,7 +52,8 @@ BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
 class ServiceRuntime:
     """Owns a service's connections. Build it in create_app; it opens everything in the lifespan."""
 
-    def __init__(self, *, name: str, schema: str, settings: ServiceSettings, migrations: Path | None) -> None:
+    def __init__(self, *, name: str, schema: str, settings: ServiceSettings, migrations: Path | None,
+                 readiness: ReadinessSettings | None = None) -> None:
         self.name = name
         self.schema = schema
         self.settings = settings
@@ -60,6 +68,8 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._on_start: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
         self.started = False
+        self.consumers = ConsumerHealth((readiness or ReadinessSettings()).max_failing_s,
+                                        assigned=lambda: assigned_partitions(self.broker) if self.started else None)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -150,7 +160,12 @@ class ServiceRuntime:
         except Exception as exc:
             checks["kafka"] = False
             checks["kafka_error"] = type(exc).__name__
-        checks["consuming"] = self.started
+        not_fetching = subscribers_not_fetching(self.broker) if self.started else []
+        checks["consuming"] = self.started and not not_fetching
+        if not_fetching:
+            checks["not_fetching"] = not_fetching
+        checks["consumers"] = self.consumers.report()
+        checks["stuck"] = self.consumers.stuck()
         return checks
 
     def retrying(self, handler: str, *, group_id: str | None = None
@@ -158,13 +173,18 @@ class ServiceRuntime:
         """Wrap a batch subscriber body `fn(msg)`. A failure that is not infrastructure is narrowed down to the
         records that cause it, which are dead-lettered (shared.poison), so one record never stops its
         partition. Any other failure waits a little, is counted and re-raised: the batch is redelivered (NACK)
-        rather than lost or spun on at full speed. `group_id` enables the isolation."""
+        rather than lost or spun on at full speed. `group_id` enables the isolation. Each outcome is recorded in
+        `self.consumers`: a handler failing continuously past the grace period makes /ready say 503."""
+        health = self.consumers
+        health.register(handler)
+        FAILING_SECONDS.labels(self.name, handler).set_function(lambda: health.failing_for(handler))
+
         def deco(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             @functools.wraps(fn)
             async def wrapper(*args: Any, **kwargs: Any) -> Any:
                 msg = kwargs.get("msg", args[0] if args else None)
                 try:
-                    return await fn(*args, **kwargs)
+                    result = await fn(*args, **kwargs)
                 except Exception as exc:
                     try:
                         if group_id is None or is_infrastructure(exc) or not isinstance(
@@ -173,28 +193,33 @@ class ServiceRuntime:
                         n = await isolate(fn, msg, exc, pool=self.pool, group_id=group_id, service=self.name)
                         POISON.labels(self.name, handler).inc(n)
                         log.error("unprocessable records dead-lettered", handler=handler, count=n, error=repr(exc))
-                        return None
                     except Exception as failure:
                         HANDLER_FAILURES.labels(self.name, handler).inc()
+                        health.failed(handler, partitions_of(msg), failure)
                         log.warning("batch failed; it will be redelivered", handler=handler, error=repr(failure))
                         await asyncio.sleep(1.0)
                         raise
+                    health.succeeded(handler, lambda: partitions_of(msg))
+                    return None
+                health.succeeded(handler, lambda: partitions_of(msg))
+                return result
             return wrapper
         return deco
 
 
 def health_router(runtime: ServiceRuntime) -> APIRouter:
-    """/health (liveness), /ready (database and broker reachable), /metrics (Prometheus)."""
+    """/health (liveness), /ready (database and broker reachable, every consumer fetching and none failing past
+    the grace period), /metrics (Prometheus)."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/health", summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": runtime.name}
 
-    @router.get("/ready", summary="Readiness: database and broker reachable, consuming")
+    @router.get("/ready", summary="Readiness: database and broker reachable, consuming, no handler stuck")
     async def ready() -> JSONResponse:
         checks = await runtime.readiness()
-        ok = bool(checks.get("database") and checks.get("kafka") and checks.get("consuming"))
+        ok = bool(checks.get("database") and checks.get("kafka") and checks.get("consuming") and not checks["stuck"])
         return JSONResponse({"ready": ok, "service": runtime.name, **checks}, status_code=200 if ok else 503)
 
     @router.get("/metrics", summary="Prometheus metrics")
