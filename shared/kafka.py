@@ -9,10 +9,12 @@ is redelivered, never dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -24,9 +26,36 @@ from .settings import KafkaSettings
 #: The ack policy every pipeline subscriber uses (see module docstring).
 ACK_POLICY = AckPolicy.NACK_ON_ERROR
 
+
+async def tolerant_batch_parser(records: tuple[ConsumerRecord, ...], original: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's batch parser decodes every header value as UTF-8, and a record with a binary header then
+    fails the whole batch *before* the handler runs, where FastStream commits it as processed: the record is
+    lost, not redelivered nor dead-lettered (found by hand, 2026-12-03). The parser sees header values made
+    readable (invalid bytes replaced); the handler still gets the records exactly as they came, so a dead
+    letter carries the original header bytes."""
+    if all(_utf8(v) for r in records for _, v in r.headers):
+        return await original(records)
+    readable = tuple(dataclasses.replace(r, headers=[(k, v if _utf8(v) else v.decode("utf-8", "replace").encode())
+                                                     for k, v in r.headers]) for r in records)
+    message = await original(readable)
+    message.raw_message = records
+    return message
+
+
+def _utf8(value: bytes | None) -> bool:
+    if not value:
+        return True
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 #: Subscriber keyword arguments shared by every consumer of the pipeline.
 SUBSCRIBER_DEFAULTS: dict[str, Any] = {
     "ack_policy": ACK_POLICY,
+    "parser": tolerant_batch_parser,
     "auto_offset_reset": "earliest",
     "batch": True,
     "batch_timeout_ms": 50,

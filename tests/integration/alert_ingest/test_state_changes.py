@@ -119,3 +119,26 @@ async def test_bad_input_goes_to_the_dlt_with_headers(stack, kafka, ingest):
     fp = unique("after-bad")
     await kafka.produce(stack.topics.alerts_raw, native(fp))
     await changes_for(kafka, stack.topics.alerts_state, fp, 1)
+
+
+async def test_binary_header_values_neither_lose_nor_block_a_record(stack, kafka, ingest):
+    """A header value that is not UTF-8 used to fail FastStream's batch parser, which then committed the
+    batch unprocessed: the alert was lost. Now the alert is taken in, and junk still reaches the DLT with its
+    headers (header values travel through the outbox as text: invalid bytes arrive as U+FFFD)."""
+    good, tag = unique("binhdr"), unique("binhdr-bad")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(stack.topics.alerts_raw, orjson.dumps(native(good)), headers=[("trace", b"\xff\xfe\x00")])
+        await producer.send_and_wait(stack.topics.alerts_raw, b"{nope", key=tag.encode(),
+                                     headers=[("trace", b"\xc3\x28")])
+    finally:
+        await producer.stop()
+    await changes_for(kafka, stack.topics.alerts_state, good, 1)
+    row = await eventually(lambda: _state(ingest, good), until=lambda r: r is not None, what="alert stored")
+    assert row["occurrences"] == 1
+    records = await kafka.read(stack.topics.alerts_raw + ".DLT",
+                               until=lambda rs: any(r.key == tag.encode() for r in rs))
+    letter = next(r for r in records if r.key == tag.encode())
+    assert dict(letter.headers)["trace"] == "\ufffd(".encode()
+    assert dict(letter.headers)["dlt-error-class"] == b"not_json"
