@@ -42,6 +42,10 @@ PG_DATA = PG_DIR / "data"
 KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("KAFKA_CONTROLLER_PORT", "9093"))
 KAFKA_SCRAM_PORT = int(os.environ.get("KAFKA_SCRAM_PORT", "9094"))
+# Off unless set (fault-injection suites only): a listener on KAFKA_PROXIED_PORT advertised as
+# 127.0.0.1:KAFKA_PROXIED_ADVERTISED_PORT, the port of a TCP proxy that forwards to KAFKA_PROXIED_PORT.
+KAFKA_PROXIED_PORT = int(os.environ.get("KAFKA_PROXIED_PORT") or 0)
+KAFKA_PROXIED_ADVERTISED_PORT = int(os.environ.get("KAFKA_PROXIED_ADVERTISED_PORT") or 0)
 PG_PORT = int(os.environ.get("PG_PORT", "5432"))
 PG_DB = os.environ.get("PG_DATABASE", "incidents")
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root; this user runs it when we are root
@@ -194,18 +198,26 @@ def kafka_install() -> None:
 
 def _kafka_props(scram: bool) -> Path:
     tmpl = Template((ROOT / "deploy" / "kafka" / "server.properties.tmpl").read_text())
-    extra = dict(extra_listeners="", extra_advertised="", extra_protocols="", extra_config="")
+    listeners: list[tuple[str, str, str]] = []  # (name, advertised host:port, security protocol)
+    config: list[str] = []
     if scram:
-        extra = dict(
-            extra_listeners=f",SASL://127.0.0.1:{KAFKA_SCRAM_PORT}",
-            extra_advertised=f",SASL://127.0.0.1:{KAFKA_SCRAM_PORT}",
-            extra_protocols=",SASL:SASL_PLAINTEXT",
-            extra_config="sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256\n"
-                         "listener.name.sasl.scram-sha-512.sasl.jaas.config="
-                         "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
-                         "listener.name.sasl.scram-sha-256.sasl.jaas.config="
-                         "org.apache.kafka.common.security.scram.ScramLoginModule required;\n",
-        )
+        listeners.append(("SASL", f"127.0.0.1:{KAFKA_SCRAM_PORT}", "SASL_PLAINTEXT"))
+        config += ["sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256",
+                   "listener.name.sasl.scram-sha-512.sasl.jaas.config="
+                   "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                   "listener.name.sasl.scram-sha-256.sasl.jaas.config="
+                   "org.apache.kafka.common.security.scram.ScramLoginModule required;"]
+    if KAFKA_PROXIED_PORT:
+        # Fault injection: the broker listens on KAFKA_PROXIED_PORT but tells clients to come back through
+        # KAFKA_PROXIED_ADVERTISED_PORT (a TCP proxy forwarding to it), so every reconnect crosses the proxy.
+        listeners.append(("PROXIED", f"127.0.0.1:{KAFKA_PROXIED_ADVERTISED_PORT}", "PLAINTEXT"))
+    listen = {"SASL": KAFKA_SCRAM_PORT, "PROXIED": KAFKA_PROXIED_PORT}
+    extra = dict(
+        extra_listeners="".join(f",{n}://127.0.0.1:{listen[n]}" for n, _, _ in listeners),
+        extra_advertised="".join(f",{n}://{adv}" for n, adv, _ in listeners),
+        extra_protocols="".join(f",{n}:{proto}" for n, _, proto in listeners),
+        extra_config="".join(f"{line}\n" for line in config),
+    )
     props = KAFKA_DIR / "server.properties"
     props.write_text(tmpl.substitute(port=KAFKA_PORT, controller_port=KAFKA_CONTROLLER_PORT,
                                      data_dir=KAFKA_DATA, **extra))

@@ -21,7 +21,7 @@ import pytest
 
 from shared.auth import issue_token
 from tests.e2e.conftest import E2E_ENV, SERVICES, ZENDESK_EMAIL, ZENDESK_TOKEN
-from tests.support.chaos import FULL, Oracle
+from tests.support.chaos import FULL, Oracle, OwnStack
 from tests.support.kafka import KafkaTestClient
 from tests.support.services import ServiceProcess, free_port
 from tests.support.tcp_proxy import TcpProxy
@@ -203,6 +203,16 @@ async def resolve_open(p: ChaosPipeline, product: str = "Chat") -> list[str]:
             else:
                 raise AssertionError(f"could not resolve {inc}: {r.status_code} {r.text}")
     return ids
+
+
+@pytest.fixture(scope="session")
+def own() -> OwnStack:
+    """The suite's own Kafka + PostgreSQL (broker and database faults; CHAOS_FULL=1 only), shared by the modules
+    that need it and stopped at the end of the session."""
+    s = OwnStack()
+    s.up()
+    yield s
+    s.down()
 
 
 @pytest.fixture(scope="module")

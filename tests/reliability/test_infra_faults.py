@@ -30,23 +30,14 @@ pytestmark = pytest.mark.skipif(not FULL, reason="broker and database faults run
 
 
 @pytest.fixture(scope="module")
-def own() -> OwnStack:
-    s = OwnStack()
-    s.up()
-    yield s
-    s.down()
-
-
-@pytest.fixture(scope="module")
 async def pg_proxy(own: OwnStack) -> AsyncIterator[TcpProxy]:
     proxy = await TcpProxy("127.0.0.1", own.pg_port).start()
     yield proxy
     await proxy.stop()
 
 
-@pytest.fixture(scope="module")
-async def stack(own: OwnStack, pg_proxy: TcpProxy) -> Stack:
-    """A slice of OUR stack; the services' DATABASE_URL goes through the proxy."""
+async def own_slice(own: OwnStack) -> Stack:
+    """A fresh database and topic prefix on OUR stack (the `own` fixture of conftest.py)."""
     db = f"chaos_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(own.admin_dsn)
     try:
@@ -56,6 +47,12 @@ async def stack(own: OwnStack, pg_proxy: TcpProxy) -> Stack:
     s = Stack(own.bootstrap, f"postgresql://postgres@127.0.0.1:{own.pg_port}/{db}", f"c{uuid.uuid4().hex[:6]}.")
     await ensure_topics(s.kafka, s.topics.all())
     return s
+
+
+@pytest.fixture(scope="module")
+async def stack(own: OwnStack, pg_proxy: TcpProxy) -> Stack:
+    """A slice of OUR stack; the services' DATABASE_URL goes through the proxy."""
+    return await own_slice(own)
 
 
 @pytest.fixture(scope="module")

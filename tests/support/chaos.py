@@ -396,23 +396,37 @@ def record(v: Verdict | dict[str, Any], *, kind: str = "fault") -> None:
 @dataclass
 class OwnStack:
     """A Kafka broker and a PostgreSQL server of our own (deploy/stack.py on other ports and state dir):
-    the only broker and database the suite may kill, pause or stop."""
+    the only broker and database the suite may kill, pause or stop.
+
+    The broker has a second listener (`proxied_port`) advertised as `kafka_proxy_port`: a `TcpProxy` listening
+    there and forwarding to `proxied_port` sits between the services and the broker, including every
+    reconnect (Kafka clients reconnect to the advertised address, not to the bootstrap address)."""
 
     state_dir: Path = ROOT / ".state" / "chaos"
     kafka_port: int = 29092
     controller_port: int = 29093
     scram_port: int = 29094
+    proxied_port: int = 29095
+    kafka_proxy_port: int = 29096
     pg_port: int = 25432
 
     @property
     def env(self) -> dict[str, str]:
         return {"STACK_STATE_DIR": str(self.state_dir), "KAFKA_PORT": str(self.kafka_port),
                 "KAFKA_CONTROLLER_PORT": str(self.controller_port), "KAFKA_SCRAM_PORT": str(self.scram_port),
-                "PG_PORT": str(self.pg_port), "KAFKA_SCRAM": "0", "KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m"}
+                "KAFKA_PROXIED_PORT": str(self.proxied_port),
+                "KAFKA_PROXIED_ADVERTISED_PORT": str(self.kafka_proxy_port),
+                "PG_PORT": str(self.pg_port), "KAFKA_SCRAM": "0",
+                "KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m"}
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def proxied_bootstrap(self) -> str:
+        """The services' bootstrap address when the Kafka proxy is in the path (the proxy listens here)."""
+        return f"127.0.0.1:{self.kafka_proxy_port}"
 
     @property
     def admin_dsn(self) -> str:
