@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,6 +27,13 @@ log = structlog.get_logger(__name__)
 
 PUBLISHED = Counter("pipeline_outbox_published_total", "Events published by the outbox relay", ["service"])
 BACKLOG = Gauge("pipeline_outbox_backlog", "Events waiting in the outbox at the last relay pass", ["service"])
+
+#: TEST-ONLY fault hook (tests/reliability/test_relay_crash.py), never set in production: with
+#: OUTBOX_CRASH_AFTER_SEND=1 the relay ends the process (exit code CRASH_EXIT_CODE) right after the broker
+#: acknowledged a batch and before the batch is deleted from the outbox -- the crash whose republished events the
+#: consumers must drop by event id. Read once at import; unset, it costs one boolean test per batch.
+CRASH_AFTER_SEND = os.environ.get("OUTBOX_CRASH_AFTER_SEND") == "1"
+CRASH_EXIT_CODE = 75
 
 
 def _channel(schema: str) -> str:
@@ -138,9 +146,18 @@ class OutboxRelay:
                 headers = [(k, v.encode()) for k, v in orjson.loads(r["headers"])]
                 futures.append(await self._producer.send(r["topic"], r["value"], key=r["key"], headers=headers))
             await asyncio.gather(*futures)
+            if CRASH_AFTER_SEND:
+                _crash_after_send(self._schema, [r["id"] for r in rows])
             # By id, not `id <= last`: a row of a transaction that committed after our SELECT may have a
             # lower id, and must not be deleted before it is published.
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
             PUBLISHED.labels(self._service).inc(len(rows))
             if len(rows) < self._batch:
                 return
+
+
+def _crash_after_send(schema: str, ids: list[int]) -> None:
+    """The test hook's crash: no cleanup, no DELETE, no offset commit (like kill -9 at that instant)."""
+    log.error("outbox test hook: exiting after send, before delete", schema=schema, rows=len(ids),
+              first_id=min(ids), last_id=max(ids))
+    os._exit(CRASH_EXIT_CODE)
