@@ -8,6 +8,10 @@ wheel's server) and the four services, run as background processes with state un
     python deploy/stack.py logs [name]
 
 Every command is idempotent. Failures say what failed (port in use, Java missing, download refused).
+
+Kafka listeners: PLAINTEXT KAFKA_PORT (9092); SASL/SCRAM KAFKA_SCRAM_PORT (9094, KAFKA_SCRAM=0: none); TLS
+KAFKA_SSL_PORT (9095) and SASL_SSL KAFKA_SASL_SSL_PORT (9096) with a CA made at start in <state>/kafka/tls/ca.pem
+(KAFKA_SSL=0: none); for fault injection only, KAFKA_PROXIED_PORT advertised as KAFKA_PROXIED_ADVERTISED_PORT.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -46,6 +51,11 @@ KAFKA_SCRAM_PORT = int(os.environ.get("KAFKA_SCRAM_PORT", "9094"))
 # 127.0.0.1:KAFKA_PROXIED_ADVERTISED_PORT, the port of a TCP proxy that forwards to KAFKA_PROXIED_PORT.
 KAFKA_PROXIED_PORT = int(os.environ.get("KAFKA_PROXIED_PORT") or 0)
 KAFKA_PROXIED_ADVERTISED_PORT = int(os.environ.get("KAFKA_PROXIED_ADVERTISED_PORT") or 0)
+# TLS listeners (KAFKA_SSL=1, the default): SSL on KAFKA_SSL_PORT and, with SCRAM, SASL_SSL on
+# KAFKA_SASL_SSL_PORT. The CA and the broker's certificate are made at start under <state>/kafka/tls (KAFKA_TLS).
+KAFKA_SSL_PORT = int(os.environ.get("KAFKA_SSL_PORT", "9095"))
+KAFKA_SASL_SSL_PORT = int(os.environ.get("KAFKA_SASL_SSL_PORT", "9096"))
+KAFKA_TLS = KAFKA_DIR / "tls"
 PG_PORT = int(os.environ.get("PG_PORT", "5432"))
 PG_DB = os.environ.get("PG_DATABASE", "incidents")
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root; this user runs it when we are root
@@ -196,32 +206,88 @@ def kafka_install() -> None:
     marker.write_text(pom.read_text())
 
 
-def _kafka_props(scram: bool) -> Path:
+def _kafka_props(scram: bool, tls: bool = False) -> Path:
     tmpl = Template((ROOT / "deploy" / "kafka" / "server.properties.tmpl").read_text())
-    listeners: list[tuple[str, str, str]] = []  # (name, advertised host:port, security protocol)
+    listeners: list[tuple[str, int, str, str]] = []  # (name, port, advertised host:port, security protocol)
     config: list[str] = []
+    scram_jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
     if scram:
-        listeners.append(("SASL", f"127.0.0.1:{KAFKA_SCRAM_PORT}", "SASL_PLAINTEXT"))
+        listeners.append(("SASL", KAFKA_SCRAM_PORT, f"127.0.0.1:{KAFKA_SCRAM_PORT}", "SASL_PLAINTEXT"))
         config += ["sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256",
-                   "listener.name.sasl.scram-sha-512.sasl.jaas.config="
-                   "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-                   "listener.name.sasl.scram-sha-256.sasl.jaas.config="
-                   "org.apache.kafka.common.security.scram.ScramLoginModule required;"]
+                   f"listener.name.sasl.scram-sha-512.sasl.jaas.config={scram_jaas}",
+                   f"listener.name.sasl.scram-sha-256.sasl.jaas.config={scram_jaas}"]
+    if tls:
+        store, password = _tls_material()
+        tls_listeners = [("SSL", KAFKA_SSL_PORT, "SSL")]
+        if scram:
+            tls_listeners.append(("SASL_SSL", KAFKA_SASL_SSL_PORT, "SASL_SSL"))
+            config += [f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram_jaas}",
+                       f"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={scram_jaas}"]
+        for name, port, proto in tls_listeners:
+            listeners.append((name, port, f"127.0.0.1:{port}", proto))
+            prefix = f"listener.name.{name.lower()}.ssl"
+            config += [f"{prefix}.keystore.type=PKCS12", f"{prefix}.keystore.location={store}",
+                       f"{prefix}.keystore.password={password}", f"{prefix}.key.password={password}"]
     if KAFKA_PROXIED_PORT:
         # Fault injection: the broker listens on KAFKA_PROXIED_PORT but tells clients to come back through
         # KAFKA_PROXIED_ADVERTISED_PORT (a TCP proxy forwarding to it), so every reconnect crosses the proxy.
-        listeners.append(("PROXIED", f"127.0.0.1:{KAFKA_PROXIED_ADVERTISED_PORT}", "PLAINTEXT"))
-    listen = {"SASL": KAFKA_SCRAM_PORT, "PROXIED": KAFKA_PROXIED_PORT}
+        listeners.append(("PROXIED", KAFKA_PROXIED_PORT, f"127.0.0.1:{KAFKA_PROXIED_ADVERTISED_PORT}", "PLAINTEXT"))
     extra = dict(
-        extra_listeners="".join(f",{n}://127.0.0.1:{listen[n]}" for n, _, _ in listeners),
-        extra_advertised="".join(f",{n}://{adv}" for n, adv, _ in listeners),
-        extra_protocols="".join(f",{n}:{proto}" for n, _, proto in listeners),
+        extra_listeners="".join(f",{n}://127.0.0.1:{port}" for n, port, _, _ in listeners),
+        extra_advertised="".join(f",{n}://{adv}" for n, _, adv, _ in listeners),
+        extra_protocols="".join(f",{n}:{proto}" for n, _, _, proto in listeners),
         extra_config="".join(f"{line}\n" for line in config),
     )
     props = KAFKA_DIR / "server.properties"
     props.write_text(tmpl.substitute(port=KAFKA_PORT, controller_port=KAFKA_CONTROLLER_PORT,
                                      data_dir=KAFKA_DATA, **extra))
+    props.chmod(0o600)  # holds the local keystore password
     return props
+
+
+def _tls_enabled() -> bool:
+    if os.environ.get("KAFKA_SSL", "1") != "1":
+        return False
+    if shutil.which("openssl") is None:
+        say("openssl is missing: Kafka starts without its TLS listeners (apt-get install openssl)")
+        return False
+    return True
+
+
+def _openssl(*args: str) -> None:
+    res = subprocess.run(["openssl", *args], capture_output=True, text=True, cwd=KAFKA_TLS)
+    if res.returncode != 0:
+        raise StackError(f"openssl {args[0]} failed:\n{res.stderr[-2000:]}")
+
+
+def _tls_material() -> tuple[Path, str]:
+    """A local CA (ca.pem: what clients trust, KAFKA_SSL_CAFILE) and the broker's key and certificate for
+    127.0.0.1/localhost signed by it (broker.p12), made once per state dir; never in the repository."""
+    store, ca, pw_file = KAFKA_TLS / "broker.p12", KAFKA_TLS / "ca.pem", KAFKA_TLS / "keystore.password"
+    if store.exists() and ca.exists() and pw_file.exists():
+        return store, pw_file.read_text().strip()
+    say(f"making a local CA and the broker's TLS certificate in {KAFKA_TLS} ...")
+    KAFKA_TLS.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_hex(16)
+    pw_file.write_text(password)
+    pw_file.chmod(0o600)
+    (KAFKA_TLS / "broker.ext").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "825",
+             "-subj", "/CN=incident-pipeline local Kafka CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
+             "-subj", "/CN=localhost")
+    _openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "broker.pem", "-days", "825", "-sha256", "-extfile", "broker.ext")
+    _openssl("pkcs12", "-export", "-in", "broker.pem", "-inkey", "broker.key", "-certfile", "ca.pem",
+             "-name", "broker", "-out", "broker.p12.tmp", "-passout", f"file:{pw_file.name}")
+    (KAFKA_TLS / "broker.p12.tmp").rename(store)
+    for f in ("ca.key", "broker.key"):
+        (KAFKA_TLS / f).chmod(0o600)
+    return store, password
 
 
 def _scram_enabled() -> bool:
@@ -239,7 +305,7 @@ def kafka_up() -> None:
         raise StackError(f"port {KAFKA_PORT} is in use by another process; stop it or set KAFKA_PORT")
     java = _java()
     kafka_install()
-    props = _kafka_props(_scram_enabled())
+    props = _kafka_props(_scram_enabled(), _tls_enabled())
     cp = f"{KAFKA_LIBS}/*"
     if not (KAFKA_DATA / "meta.properties").exists():
         KAFKA_DATA.mkdir(parents=True, exist_ok=True)
@@ -475,6 +541,9 @@ def cmd_up() -> None:
     width = max(len(svc.name) for svc in SERVICES) + 2
     lines = [f"  Kafka          127.0.0.1:{KAFKA_PORT}        (kcat -b 127.0.0.1:{KAFKA_PORT} -L)",
              f"  PostgreSQL     postgresql://postgres@127.0.0.1:{PG_PORT}/{PG_DB}"]
+    if (KAFKA_TLS / "ca.pem").exists() and _port_open(KAFKA_SSL_PORT):
+        sasl_ssl = f" (SASL_SSL {KAFKA_SASL_SSL_PORT})" if _scram_enabled() else ""
+        lines.insert(1, f"  Kafka TLS      127.0.0.1:{KAFKA_SSL_PORT}{sasl_ssl}, KAFKA_SSL_CAFILE={KAFKA_TLS / 'ca.pem'}")
     lines += [f"  {svc.name:<{width}}http://127.0.0.1:{svc.port}/docs" for svc in SERVICES]
     lines += [f"  support-platform stand-in  http://127.0.0.1:{STANDIN_PORT}/_comments  (comments customers received)",
               f"  logs: {LOGS}/<name>.log   (make logs)",

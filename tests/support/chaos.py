@@ -416,7 +416,7 @@ class OwnStack:
                 "KAFKA_CONTROLLER_PORT": str(self.controller_port), "KAFKA_SCRAM_PORT": str(self.scram_port),
                 "KAFKA_PROXIED_PORT": str(self.proxied_port),
                 "KAFKA_PROXIED_ADVERTISED_PORT": str(self.kafka_proxy_port),
-                "PG_PORT": str(self.pg_port), "KAFKA_SCRAM": "0",
+                "PG_PORT": str(self.pg_port), "KAFKA_SCRAM": "0", "KAFKA_SSL": "0",
                 "KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m"}
 
     @property
