@@ -1,11 +1,12 @@
 """Poison records: a record that fails its batch for a reason other than infrastructure is isolated (the
-batch is split in halves until the one record that fails is found) and dead-lettered with the error, so it
-can never stop its partition. Infrastructure failures (database or broker down, locks, timeouts) are never
-dead-lettered: the batch is redelivered instead."""
+batch is split into about sqrt(n) chunks, recursively, until each failing record is alone) and dead-lettered
+with the error, so it can never stop its partition. Infrastructure failures (database or broker down, locks,
+timeouts) are never dead-lettered: the batch is redelivered instead."""
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -44,18 +45,28 @@ def with_records(msg: Any, records: Sequence[Any]) -> Any:
     return sub
 
 
+def chunks(records: Sequence[Any]) -> list[Sequence[Any]]:
+    """About sqrt(n) contiguous chunks of about sqrt(n) records (at least two). Halving re-runs every record
+    about log2(k) times when k records of the batch fail (k = 20 in 2,000: ~11,000 record runs); sqrt(n) chunks
+    run each clean record once more plus ~2*sqrt(n) per failing one (~2,900), for as many transactions."""
+    n = len(records)
+    size = -(-n // max(2, math.isqrt(n - 1) + 1))
+    return [records[i:i + size] for i in range(0, n, size)]
+
+
 async def isolate(fn: Handler, msg: Any, exc: Exception, *, pool: asyncpg.Pool, group_id: str,
                   service: str) -> int:
-    """Run the batch in halves until each failing record is alone, and dead-letter those; returns how many.
-    An infrastructure failure on the way propagates (the whole batch is redelivered; done halves are
-    recognised by their stored positions)."""
+    """Run the batch in chunks, recursing into failing ones until each failing record is alone, and
+    dead-letter those; returns how many. Chunks run in order, each failing one narrowed down before the next
+    runs, so a partition's records are applied in offset order (tracking positions only move forward). An
+    infrastructure failure on the way propagates (the whole batch is redelivered; done chunks are recognised
+    by their stored positions)."""
     records = list(msg.raw_message)
     if len(records) == 1:
         await dead_letter(pool, records[0], exc, group_id=group_id, service=service)
         return 1
-    mid = len(records) // 2
     found = 0
-    for part in (records[:mid], records[mid:]):
+    for part in chunks(records):
         sub = with_records(msg, part)
         try:
             await fn(sub)

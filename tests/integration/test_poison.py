@@ -116,3 +116,34 @@ async def test_a_subscriber_gets_past_a_poison_record_on_the_real_broker(stack, 
         dlt = await kafka.read(topic + ".DLT", until=lambda rs: any(r.value == b"poison" for r in rs), timeout=30)
         headers = dict(next(r for r in dlt if r.value == b"poison").headers)
         assert headers["dlt-error-class"] == b"TypeError" and headers["dlt-service"] == b"poison-test"
+
+
+async def test_many_records_the_database_refuses_are_isolated_in_one_pass(stack):
+    """1% of a 2,000-record batch refused by PostgreSQL itself (U+0000 in text): each is dead-lettered, the
+    others applied once, with about one extra pass over the batch rather than one per halving level."""
+    schema = unique("s")
+    pool = await create_pool(stack.database_url, schema=schema)
+    await apply_migrations(pool, schema=schema, folders=[("shared", SHARED_MIGRATIONS)])
+    await pool.execute("CREATE TABLE effects (k text PRIMARY KEY, v text)")
+    record_runs = 0
+
+    async def handle(msg: Msg) -> None:
+        nonlocal record_runs
+        record_runs += len(msg.raw_message)
+        async with pool.acquire() as conn, conn.transaction():
+            fresh = await claim_records(conn, "g", list(msg.raw_message))
+            await conn.executemany("INSERT INTO effects VALUES ($1, $2)",
+                                   [(f"{r.partition}/{r.offset}", r.value.decode()) for r in fresh])
+
+    bad = set(range(37, 2000, 100))
+    records = tuple(Rec("alerts.raw", i * 6 // 2000, i, b"x\x00y" if i in bad else b"ok") for i in range(2000))
+    try:
+        with pytest.raises(asyncpg.DataError) as first:
+            await handle(Msg(records))
+        record_runs = 0
+        assert await isolate(handle, Msg(records), first.value, pool=pool, group_id="g", service="test") == 20
+        assert record_runs < 1.6 * len(records)  # halving: ~5.6x
+        assert await pool.fetchval("SELECT count(*) FROM effects") == 1980
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = 'alerts.raw.DLT'") == 20
+    finally:
+        await pool.close()
