@@ -12,6 +12,7 @@ as `crashers` and kept out of the shared run: tests/reliability/test_poison_pill
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -325,35 +326,57 @@ async def test_deeply_nested_values_are_a_4xx(pipeline: ChaosPipeline, route: st
 
 
 async def test_throughput_with_poison(pipeline: ChaosPipeline) -> None:
-    """alert-ingest's rate with 1% poison vs clean (reported, not asserted: the machine is shared)."""
-    from tests.support.chaos import native_alert, poison_values, produce
+    """alert-ingest's rate with 1% poison vs clean (reported, not asserted: the machine is shared).
+
+    Runs alternate clean, poison, poison, clean (ABBA), each from a quiet pipeline (alert-ingest's outbox
+    drained, engineering-validation caught up on alerts.state). Back to back, a run shared the two cores with
+    the previous run's downstream backlog (15,000+ alerts.state events still being validated after 20,000
+    alerts), so the second run, always the poison one, was measured against more load than the first.
+    alert-ingest's CPU time per record is reported too: other sessions' load moves it less than wall time."""
     import random
 
+    import asyncpg
+
+    from tests.support.chaos import native_alert, poison_values, produce
+
     n = full_or_short(20_000, 2_000)
-    rates = {}
-    for label, ratio in (("clean", 0.0), ("1% poison", 0.01)):
-        run = uuid.uuid4().hex[:8]
-        fps = [f"tp-{run}-{i}" for i in range(n)]
-        recs = [(fp.encode(), native_alert(fp)) for fp in fps]
-        bad = int(n * ratio)
-        recs += [(f"tpp-{run}-{i}".encode(), v) for i, v in enumerate(poison_values(bad, random.Random(run)))]
-        random.Random(run).shuffle(recs)
-        t0 = time.monotonic()
-        await produce(pipeline.stack.bootstrap, pipeline.stack.topics.alerts_raw, recs)
+    stack, proc = pipeline.stack, pipeline.procs["alert-ingest"].proc
+    conn = await asyncpg.connect(stack.database_url)
 
-        async def done() -> int:
-            import asyncpg
+    def cpu_s() -> float:  # user + system time of the alert-ingest process
+        fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-            conn = await asyncpg.connect(pipeline.stack.database_url)
-            try:
-                return await conn.fetchval("SELECT count(*) FROM alert_ingest.alert_state WHERE fingerprint "
-                                           "LIKE $1", f"tp-{run}-%")
-            finally:
-                await conn.close()
+    async def quiet() -> bool:
+        backlog = await conn.fetchval("SELECT (SELECT count(*) FROM alert_ingest.outbox) "
+                                      "+ (SELECT count(*) FROM validation.outbox)")
+        return backlog == 0 and not await group_lag(stack.bootstrap, stack.topics.group("engineering-validation"),
+                                                    stack.topics.alerts_state)
 
-        await eventually(done, until=lambda x: x >= n, timeout=300, interval=0.2, what=f"{label} alerts stored")
-        rates[label] = round(len(recs) / (time.monotonic() - t0))
-    result = {"scenario": "throughput alert-ingest, 1% poison vs clean", "inputs": 2 * n, "rates_per_s": rates,
-              "ratio": round(rates["1% poison"] / rates["clean"], 3), "lost": 0, "duplicated": 0}
+    runs: dict[str, list[tuple[int, float, float]]] = {"clean": [], "1% poison": []}
+    try:
+        for label in ("clean", "1% poison", "1% poison", "clean"):
+            await eventually(quiet, timeout=600, interval=0.5, what="the pipeline quiet before a run")
+            run = uuid.uuid4().hex[:8]
+            recs = [(f"tp-{run}-{i}".encode(), native_alert(f"tp-{run}-{i}")) for i in range(n)]
+            bad = n // 100 if label != "clean" else 0
+            recs += [(f"tpp-{run}-{i}".encode(), v) for i, v in enumerate(poison_values(bad, random.Random(run)))]
+            random.Random(run).shuffle(recs)
+            c0, t0 = cpu_s(), time.monotonic()
+            await produce(stack.bootstrap, stack.topics.alerts_raw, recs)
+            await eventually(lambda: conn.fetchval("SELECT count(*) FROM alert_ingest.alert_state WHERE fingerprint "
+                                                   "LIKE $1", f"tp-{run}-%"),
+                             until=lambda x: x >= n, timeout=300, interval=0.2, what=f"{label} alerts stored")
+            runs[label].append((len(recs), time.monotonic() - t0, cpu_s() - c0))
+    finally:
+        await conn.close()
+    rates = {k: round(sum(r[0] for r in v) / sum(r[1] for r in v)) for k, v in runs.items()}
+    cpu_us = {k: round(1e6 * sum(r[2] for r in v) / sum(r[0] for r in v), 1) for k, v in runs.items()}
+    inputs = sum(r[0] for v in runs.values() for r in v)
+    result = {"scenario": "throughput alert-ingest, 1% poison vs clean", "inputs": inputs,
+              "rates_per_s": rates, "ratio": round(rates["1% poison"] / rates["clean"], 3),
+              "cpu_us_per_record": cpu_us, "cpu_ratio": round(cpu_us["clean"] / cpu_us["1% poison"], 3),
+              "runs": {k: [round(r[0] / r[1]) for r in v] for k, v in runs.items()}, "order": "ABBA",
+              "lost": 0, "duplicated": 0}
     record(result, kind="throughput")
     print(result)
