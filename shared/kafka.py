@@ -42,6 +42,13 @@ async def tolerant_batch_parser(records: tuple[ConsumerRecord, ...], original: C
     return message
 
 
+async def undecoded(message: Any) -> None:
+    """Every pipeline handler reads the raw records (msg.raw_message) and parses them itself, with its own
+    rules for bad input: skip FastStream's per-record JSON decoding of a batch (measured: ~40% of
+    alert-ingest's hot path), which would also decode header values as UTF-8 again (see above)."""
+    return None
+
+
 def _utf8(value: bytes | None) -> bool:
     if not value:
         return True
@@ -56,6 +63,7 @@ def _utf8(value: bytes | None) -> bool:
 SUBSCRIBER_DEFAULTS: dict[str, Any] = {
     "ack_policy": ACK_POLICY,
     "parser": tolerant_batch_parser,
+    "decoder": undecoded,
     "auto_offset_reset": "earliest",
     "batch": True,
     "batch_timeout_ms": 50,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 
@@ -14,16 +13,10 @@ from .service import NAME, TriageService
 from .settings import Settings
 
 
-async def _undecoded(msg: KafkaMessage) -> Any:
-    """The handlers parse the raw records themselves: skip FastStream's per-record JSON decoding of a batch."""
-    return msg.body
-
-
 def register(runtime: ServiceRuntime, settings: Settings, service: Callable[[], TriageService]) -> None:
     """Subscribe to tickets.new and incidents.updates (group ticket-triage); built inside create_app."""
     group = runtime.topics.group(NAME)
-    kw = {"group_id": group, "max_records": settings.consumer_max_records, "decoder": _undecoded,
-          **SUBSCRIBER_DEFAULTS}
+    kw = {"group_id": group, "max_records": settings.consumer_max_records, **SUBSCRIBER_DEFAULTS}
 
     @runtime.broker.subscriber(runtime.topics.tickets_new, **kw)
     @runtime.retrying("on_new_tickets", group_id=group)
