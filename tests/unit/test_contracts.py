@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -53,6 +54,8 @@ def test_round_trip(registry, payload):
     assert decoded.data == payload
     assert decoded.id == event.id and decoded.type == payload.event_type
     assert decoded.specversion == "1.0"
+    # the wire bytes are plain compact JSON, as orjson writes the JSON-mode dump (what consumers have seen)
+    assert encode(event) == orjson.dumps(event.model_dump(mode="json"))
 
 
 def test_unknown_type_and_extra_fields_are_rejected():
