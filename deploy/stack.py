@@ -543,7 +543,8 @@ def cmd_up() -> None:
              f"  PostgreSQL     postgresql://postgres@127.0.0.1:{PG_PORT}/{PG_DB}"]
     if (KAFKA_TLS / "ca.pem").exists() and _port_open(KAFKA_SSL_PORT):
         sasl_ssl = f" (SASL_SSL {KAFKA_SASL_SSL_PORT})" if _scram_enabled() else ""
-        lines.insert(1, f"  Kafka TLS      127.0.0.1:{KAFKA_SSL_PORT}{sasl_ssl}, KAFKA_SSL_CAFILE={KAFKA_TLS / 'ca.pem'}")
+        lines.insert(1, f"  Kafka TLS      127.0.0.1:{KAFKA_SSL_PORT}{sasl_ssl}, "
+                        f"KAFKA_SSL_CAFILE={KAFKA_TLS / 'ca.pem'}")
     lines += [f"  {svc.name:<{width}}http://127.0.0.1:{svc.port}/docs" for svc in SERVICES]
     lines += [f"  support-platform stand-in  http://127.0.0.1:{STANDIN_PORT}/_comments  (comments customers received)",
               f"  logs: {LOGS}/<name>.log   (make logs)",

@@ -15,7 +15,7 @@ import asyncio
 import json
 import signal
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import asyncpg
 import httpx
@@ -40,22 +40,25 @@ def hook_line(p: ChaosPipeline, name: str, since: int) -> dict:
     raise AssertionError(f"{name} exited without the hook's log line:\n{text[-2000:]}")
 
 
-async def batch_published_not_deleted(p: ChaosPipeline, schema: str, first: int, last: int) -> tuple[int, int]:
-    """(rows of the crashed batch still in the outbox, how many of them are on their topics)."""
+async def batch_published_not_deleted(p: ChaosPipeline, schema: str, first: int, last: int
+                                      ) -> tuple[int, int, dict[str, int]]:
+    """(rows of the crashed batch still in the outbox, how many of them are on their topics, their event types)."""
     conn = await asyncpg.connect(p.stack.database_url)
     try:
-        rows = await conn.fetch(f"SELECT topic, key, value FROM {schema}.outbox WHERE id BETWEEN $1 AND $2 "
+        rows = await conn.fetch(f"SELECT topic, key, value, headers FROM {schema}.outbox WHERE id BETWEEN $1 AND $2 "
                                 "ORDER BY id", first, last)
     finally:
         await conn.close()
     wanted: dict[str, set[tuple[bytes | None, bytes]]] = defaultdict(set)
+    types: Counter[str] = Counter()
     for r in rows:
         wanted[r["topic"]].add((r["key"], bytes(r["value"])))
+        types[dict(json.loads(r["headers"])).get("ce_type", "dead letter")] += 1
     published = 0
     for topic, records in wanted.items():
         on_topic = {(r.key, r.value) for r in await read_all(p.stack.bootstrap, topic)}
         published += len(records & on_topic)
-    return len(rows), published
+    return len(rows), published, dict(types)
 
 
 def start_hooked(p: ChaosPipeline, name: str) -> int:
@@ -84,8 +87,10 @@ async def await_crashes(p: ChaosPipeline, since: dict[str, int], evidence: dict[
                 continue
             assert rc == CRASH_EXIT_CODE, f"{name} exited with {rc}, not the hook's {CRASH_EXIT_CODE}"
             hook = hook_line(p, name, since[name])
-            still, published = await batch_published_not_deleted(p, SCHEMAS[name], hook["first_id"], hook["last_id"])
-            evidence[name] = {"batch": hook["rows"], "still_in_outbox": still, "on_topics": published}
+            still, published, types = await batch_published_not_deleted(p, SCHEMAS[name], hook["first_id"],
+                                                                         hook["last_id"])
+            evidence[name] = {"batch": hook["rows"], "still_in_outbox": still, "on_topics": published,
+                              "types": types}
             assert hook["rows"] > 0 and still >= hook["rows"] and published >= hook["rows"], (name, evidence[name])
             pending.discard(name)
             p.restarts += 1
