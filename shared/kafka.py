@@ -31,8 +31,8 @@ async def tolerant_batch_parser(records: tuple[ConsumerRecord, ...], original: C
     """FastStream's batch parser decodes every header value as UTF-8, and a record with a binary header then
     fails the whole batch *before* the handler runs, where FastStream commits it as processed: the record is
     lost, not redelivered nor dead-lettered (found by hand, 2026-12-03). The parser sees header values made
-    readable (invalid bytes replaced); the handler still gets the records exactly as they came, so a dead
-    letter carries the original header bytes."""
+    readable (invalid bytes replaced); the handler still gets the records exactly as they came (a dead letter's
+    header values then travel through the outbox as text: shared.outbox.raw_row)."""
     if all(_utf8(v) for r in records for _, v in r.headers):
         return await original(records)
     readable = tuple(dataclasses.replace(r, headers=[(k, v if _utf8(v) else v.decode("utf-8", "replace").encode())
