@@ -99,7 +99,7 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
             return _error(_bad_status(err), err.error_class, err.message)
         fingerprints = list(dict.fromkeys(o.fingerprint for o in observations))
         # keyed so that one alert's (or one Alertmanager group's) notifications stay in order
-        key = orjson.loads(body).get("groupKey") if tool is SourceTool.ALERTMANAGER else fingerprints[0]
+        key = _group_key(body) if tool is SourceTool.ALERTMANAGER else fingerprints[0]
         if (failed := await append(body, key or None)) is not None:
             return failed
         return JSONResponse({"status": "accepted", "format": tool.value, "alerts": len(observations),
@@ -137,3 +137,13 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
         return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": key}, status_code=202)
 
     return r
+
+
+def _group_key(body: bytes) -> str | None:
+    """An Alertmanager payload's groupKey. The validator that accepted the body skips fields it does not use,
+    and orjson is stricter about some of them (a number like 1e999): no key then, rather than a 500."""
+    try:
+        key = orjson.loads(body).get("groupKey")
+    except orjson.JSONDecodeError:
+        return None
+    return key if isinstance(key, str) else None

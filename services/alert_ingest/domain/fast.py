@@ -90,8 +90,9 @@ def fast_validate(raw: bytes | None, max_bytes: int) -> Fast | None:
     """Validate straight from the JSON bytes when a cheap look at them names the format; None sends the
     record down the careful path. What validates here is what `formats.detect` would pick: native forbids the
     other formats' keys, and PagerDuty is tried only without "alerts" anywhere. Escaped text (\\u...) always
-    takes the careful path, which rejects NUL characters and unescapes keys."""
-    if raw is None or len(raw) > max_bytes or b"\\u" in raw:
+    takes the careful path, which rejects NUL characters and unescapes keys. So does text that is not UTF-8:
+    msgspec skips the fields the Structs do not name without decoding them."""
+    if raw is None or len(raw) > max_bytes or b"\\u" in raw or not (raw.isascii() or _utf8(raw)):
         return None
     if b'"alerts"' in raw:
         decoder: msgspec.json.Decoder[Any] = _AM
@@ -103,6 +104,14 @@ def fast_validate(raw: bytes | None, max_bytes: int) -> Fast | None:
         return decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _PAIRS = {"AMPayloadS": "AMPayload", "AMAlertS": "AMAlert", "PDEventS": "PDEvent", "PDPayloadS": "PDPayload",
