@@ -1,6 +1,7 @@
 """Faults of the services under load, checked by the oracle: kill -9 mid-batch, SIGTERM, redelivery (every input
 twice, then the consumer groups reset to the earliest offset), a second instance started and stopped
-(rebalances), the notification target answering 500 and slow. Each scenario is one run of fresh ids:
+(rebalances), the notification target answering 500 and slow, and not answering at all for longer than the
+notifier's HTTP timeout. Each scenario is one run of fresh ids:
 alerts, tickets that link to the run's Chat incident, ~2% poison; the incident is then resolved, and every
 linked ticket must have received its link comment and its resolution comment exactly once."""
 
@@ -132,6 +133,15 @@ async def target_failing(p: ChaosPipeline) -> None:
     p.zendesk_proxy.latency_s = 0.0
 
 
+async def target_timing_out(p: ChaosPipeline) -> None:
+    """The target stops answering for longer than the notifier's HTTP timeout (NOTIFIER_HTTP_TIMEOUT_S=5 here):
+    requests already sent lose their answers, so the notifier cannot know whether a comment was posted."""
+    await mid_load(full_or_short(3, 1.5))
+    p.zendesk_proxy.blackhole = True
+    await asyncio.sleep(full_or_short(12, 7))  # the fault's duration, longer than the timeout
+    p.zendesk_proxy.blackhole = False
+
+
 async def reset_groups(p: ChaosPipeline) -> None:
     """Stop every service, move every consumer group back to the earliest offset, start them again."""
     for proc in p.procs.values():
@@ -183,7 +193,8 @@ def assert_clean(v: Verdict, *, strict: bool = False) -> None:
 
 
 @pytest.mark.parametrize("name", ["kill9_each_service", "sigterm_each_service", "redelivery_twice_and_reset",
-                                  "rebalance_second_instance", "notification_target_500_and_slow"])
+                                  "rebalance_second_instance", "notification_target_500_and_slow",
+                                  "notification_target_timing_out"])
 async def test_fault_under_load(pipeline: ChaosPipeline, kafka, name: str) -> None:
     if name == "kill9_each_service":
         v = await run_scenario(pipeline, kafka, name, kill_each)
@@ -197,8 +208,11 @@ async def test_fault_under_load(pipeline: ChaosPipeline, kafka, name: str) -> No
     elif name == "rebalance_second_instance":
         v = await run_scenario(pipeline, kafka, name, rebalance)
         assert_clean(v)
-    else:
+    elif name == "notification_target_500_and_slow":
         v = await run_scenario(pipeline, kafka, name, target_failing)
+        assert_clean(v)
+    else:
+        v = await run_scenario(pipeline, kafka, name, target_timing_out)
         assert_clean(v)
     assert await pipeline.all_ready()
 
