@@ -82,6 +82,8 @@ def router(runtime: ServiceRuntime, settings: Settings, now: Callable[[], dateti
             return _error(_bad_status(err), err.error_class, err.message)
         except ValidationError as exc:
             return _error(422, "schema_violation", describe(exc))
+        except RecursionError:  # pydantic's error message repr()s a value nested ~1000 deep (finding 4)
+            return _error(422, "schema_violation", "payload is nested too deeply")
         if (failed := await append(body, payload.groupKey or None)) is not None:
             return failed
         return JSONResponse({"status": "accepted", "alerts": len(payload.alerts)}, status_code=202)
