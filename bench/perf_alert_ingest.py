@@ -248,9 +248,15 @@ async def main() -> None:
     ap.add_argument("--inproc", action="store_true", help="handle() in this process, no Kafka (see above)")
     ap.add_argument("--cprofile", action="store_true", help="with --inproc: cProfile the handle() calls")
     ap.add_argument("--profile", help="py-spy the service while it drains (one run), raw output to this file")
+    ap.add_argument("--poison", type=float, metavar="PERCENT",
+                    help="compare the mix with PERCENT%% of its records replaced by junk (issue 9: 1%% poison "
+                         "within 10%% of clean), ABBA-interleaved")
     a = ap.parse_args()
     records = mix(a.alerts, seed=a.seed)
     print(f"{len(records)} records, {alerts_in(records)} alerts")
+    if a.poison:
+        await _poison_vs_clean(a, records)
+        return
     if a.inproc:
         runs = []
         for _ in range(a.reps):
@@ -283,6 +289,33 @@ async def main() -> None:
         cpu_ratio = (statistics.median(r.us_per_record for r in base)
                      / statistics.median(r.us_per_record for r in ingest))
         print(f"throughput ratio (records/s) {ratio:.2f}; CPU ratio (relay µs / ingest µs) {cpu_ratio:.2f}")
+
+
+async def _poison_vs_clean(a, records: list[Record]) -> None:
+    """The same mix clean and with a share of its records replaced by junk that must be dead-lettered
+    (tests/support/chaos.poison_values: random bytes, invalid UTF-8, deep nesting, wrong types, ...), in ABBA
+    order; records/s counts every record, junk included."""
+    import random
+
+    from tests.support.chaos import poison_values
+
+    rng = random.Random(a.seed)
+    n_bad = max(1, round(len(records) * a.poison / 100))
+    poisoned = list(records)
+    for i, v in zip(rng.sample(range(len(records)), n_bad), poison_values(n_bad, rng), strict=True):
+        poisoned[i] = (None, v)
+    runs: dict[str, list[Run]] = {"clean": [], "poison": []}
+    order = ["clean", "poison", "poison", "clean"] * ((a.reps + 1) // 2)
+    for label in order[: 2 * a.reps]:
+        r = await ingest_run(records if label == "clean" else poisoned)
+        runs[label].append(r)
+        print(f"  {label:6s} {r.us_per_record:.1f} µs/record, {r.rate:.0f}/s", flush=True)
+    print(_line("clean", runs["clean"]))
+    print(_line(f"{a.poison:g}% poison", runs["poison"]))
+    rate = {k: statistics.median(r.rate for r in v) for k, v in runs.items()}
+    us = {k: statistics.median(r.us_per_record for r in v) for k, v in runs.items()}
+    print(f"poison/clean records/s {rate['poison'] / rate['clean']:.3f}; CPU per record clean/poison "
+          f"{us['clean'] / us['poison']:.3f} ({n_bad} junk records of {len(records)})")
 
 
 async def _interleaved(a, records, ingest: list[Run], base: list[Run], older: list[Run],

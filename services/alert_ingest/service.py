@@ -79,7 +79,10 @@ class IngestService:
             fmt, observations = parse(record.value, received_at=at, product_map=self._product_map,
                                       max_bytes=self._max_bytes)
         except BadInput as exc:
-            return Parsed(record, at, error=exc)
+            # a fresh one, without the traceback: its frames reach back to handle()'s, whose locals hold this
+            # Parsed, a cycle that kept a whole batch alive until a full collection (which GC_THRESHOLDS
+            # makes rare): measured +120 MB peak RSS with 1% junk in the mix.
+            return Parsed(record, at, error=BadInput(exc.error_class, exc.message))
         return Parsed(record, at, _FORMAT_NAMES[fmt], tuple(observations))
 
     async def handle(self, records: Sequence[Any]) -> None:
