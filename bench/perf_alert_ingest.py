@@ -62,16 +62,25 @@ class Run:
         return self.cpu_drained_s / self.records * 1e6
 
 
-def _cpu(p: psutil.Process) -> float:
+def _cpu(p: psutil.Process | _Procs) -> float:
+    if isinstance(p, _Procs):
+        return sum(_cpu(x) for x in p.procs)
     t = p.cpu_times()
     return t.user + t.system
 
 
-async def _watch(pr, group: str, topic: str, total: int, pid: int, *, outbox_dsn: str | None = None,
+@dataclass
+class _Procs:
+    """Several instances whose CPU time is summed."""
+
+    procs: list[psutil.Process]
+
+
+async def _watch(pr, group: str, topic: str, total: int, pid: int | list[int], *, outbox_dsn: str | None = None,
                  timeout: float = 600, on_first=None) -> Run:
-    """Poll committed offsets and the process's CPU time; figures from the first commit to the last."""
+    """Poll committed offsets and the CPU time of the process(es); figures from the first commit to the last."""
     loop = asyncio.get_running_loop()
-    proc = psutil.Process(pid)
+    proc = _Procs([psutil.Process(p) for p in (pid if isinstance(pid, list) else [pid])])
     deadline = loop.time() + timeout
     first = None
     while True:
@@ -110,8 +119,18 @@ def export_tree(commit: str) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def _service(s, tree: Path | None, extra: dict[str, str] | None = None):
-    """alert-ingest as a process on the slice: from this tree, or from an exported one."""
+async def _service(s, tree: Path | None, extra: dict[str, str] | None = None, instances: int = 1):
+    """alert-ingest as a process on the slice: from this tree, or from an exported one; with `instances` > 1,
+    that many processes of this tree in the same consumer group (yields the list)."""
+    if instances > 1:
+        procs = [service_proc("alert-ingest", s.env(), extra) for _ in range(instances)]
+        try:
+            for p in procs:
+                p.start()
+            yield procs
+        finally:
+            await asyncio.gather(*(p.stop() for p in procs))
+        return
     if tree is None:
         async with services(s, ["alert-ingest"], extra=extra, ready=False) as procs:
             yield procs["alert-ingest"]
@@ -135,10 +154,15 @@ def _start_in(proc: Proc, tree: Path) -> None:
 
 
 async def ingest_run(records: list[Record], profile: str | None = None, profile_s: int = 8,
-                     tree: Path | None = None, extra: dict[str, str] | None = None) -> Run:
+                     tree: Path | None = None, extra: dict[str, str] | None = None, instances: int = 1) -> Run:
     async with stack_slice() as s:
         await preload(s, s.topics.alerts_raw, records)
-        async with progress(s) as pr, _service(s, tree, extra) as proc:
+        async with progress(s) as pr, _service(s, tree, extra, instances) as proc:
+            if isinstance(proc, list):  # several instances: CPU summed, RSS of the largest
+                run = await _watch(pr, s.topics.group("alert-ingest"), s.topics.alerts_raw, len(records),
+                                   [p.proc.pid for p in proc], outbox_dsn=s.database_url)
+                run.rss_peak = max(p.rss_peak for p in proc)
+                return run
             tasks = []
 
             def start_profile() -> None:
@@ -245,6 +269,10 @@ async def main() -> None:
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra environment for the service under test (not for --against), e.g. "
                          "ALERT_INGEST_CONSUMER_MAX_RECORDS=5000")
+    ap.add_argument("--instances", type=int, default=1, help="alert-ingest processes in the consumer group "
+                    "(CPU summed over them)")
+    ap.add_argument("--also-instances", type=int, action="append", default=[], metavar="N",
+                    help="also measure N instances, interleaved (repeatable)")
     ap.add_argument("--inproc", action="store_true", help="handle() in this process, no Kafka (see above)")
     ap.add_argument("--cprofile", action="store_true", help="with --inproc: cProfile the handle() calls")
     ap.add_argument("--profile", help="py-spy the service while it drains (one run), raw output to this file")
@@ -273,22 +301,27 @@ async def main() -> None:
         for f, p in incl:
             print(f"  incl {p:5.1f}%  {f}")
         return
-    ingest, base, older = [], [], []
+    ingest, base, older, more = [], [], [], {}
     old_tree = export_tree(a.against) if a.against else None
     try:
-        await _interleaved(a, records, ingest, base, older, old_tree)
+        await _interleaved(a, records, ingest, base, older, old_tree, more)
     finally:
         if old_tree is not None:
             shutil.rmtree(old_tree, ignore_errors=True)
     if older:
         print(_line(a.against[:12], older))
-    print(_line("alert-ingest", ingest))
+    print(_line("alert-ingest" + (f" x{a.instances}" if a.instances > 1 else ""), ingest))
+    for n, runs in more.items():
+        print(_line(f"alert-ingest x{n}", runs))
     if base:
         print(_line("relay", base))
         ratio = statistics.median(r.rate for r in ingest) / statistics.median(r.rate for r in base)
         cpu_ratio = (statistics.median(r.us_per_record for r in base)
                      / statistics.median(r.us_per_record for r in ingest))
         print(f"throughput ratio (records/s) {ratio:.2f}; CPU ratio (relay µs / ingest µs) {cpu_ratio:.2f}")
+        for n, runs in more.items():
+            print(f"x{n} instances: throughput ratio "
+                  f"{statistics.median(r.rate for r in runs) / statistics.median(r.rate for r in base):.2f}")
 
 
 async def _poison_vs_clean(a, records: list[Record]) -> None:
@@ -319,7 +352,7 @@ async def _poison_vs_clean(a, records: list[Record]) -> None:
 
 
 async def _interleaved(a, records, ingest: list[Run], base: list[Run], older: list[Run],
-                       old_tree: Path | None) -> None:
+                       old_tree: Path | None, more: dict[int, list[Run]]) -> None:
     """Repetitions of the older tree (if any) and this tree, in alternating order (ABBA: neither always
     runs first), then the relay (if asked)."""
     async def old(i: int) -> None:
@@ -328,9 +361,14 @@ async def _interleaved(a, records, ingest: list[Run], base: list[Run], older: li
               f"{older[-1].rate:.0f}/s", flush=True)
 
     async def new(i: int) -> None:
-        ingest.append(await ingest_run(records, extra=dict(e.split("=", 1) for e in a.env)))
+        ingest.append(await ingest_run(records, extra=dict(e.split("=", 1) for e in a.env), instances=a.instances))
         print(f"  rep {i + 1}: alert-ingest {ingest[-1].us_per_record:.1f} µs/record, {ingest[-1].rate:.0f}/s",
               flush=True)
+        for n in a.also_instances:
+            more.setdefault(n, []).append(await ingest_run(records, extra=dict(e.split("=", 1) for e in a.env),
+                                                           instances=n))
+            print(f"  rep {i + 1}: alert-ingest x{n} {more[n][-1].us_per_record:.1f} µs/record, "
+                  f"{more[n][-1].rate:.0f}/s", flush=True)
 
     for i in range(a.reps):
         order = [old, new] if i % 2 == 0 else [new, old]
