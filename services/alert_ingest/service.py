@@ -18,8 +18,10 @@ from shared.topics import Topics
 from shared.tracking import claim_records
 
 from . import store
-from .domain.formats import BadInput, Observation, parse
-from .domain.state import Change, Decision, FlapPolicy, Seen, apply, end_flapping, needs_stored_alert
+from .domain.formats import BadInput, parse_templates
+from .domain.observation import Template
+from .domain.state import (AlertState, Change, Decision, FlapPolicy, Seen, apply, count_repeats, end_flapping,
+                           repeats_only)
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -33,30 +35,42 @@ _FORMAT_NAMES = {tool: tool.value for tool in SourceTool}  # an enum's .value is
 
 
 class Parsed(NamedTuple):
-    """One raw record after the pure parse: its alerts, or why it is bad (a tuple: one per record)."""
+    """One raw record after the pure parse: its alerts' templates, or why it is bad (a tuple: one per record)."""
 
     record: Any
     at: datetime
     format: str | None = None
-    observations: tuple[Observation, ...] = ()
+    templates: tuple[Template, ...] = ()
     error: BadInput | None = None
 
 
-def _by_fingerprint(batch: list[Parsed]) -> dict[str, list[Seen]]:
-    """The batch's observations grouped by fingerprint, in record order."""
-    by_fp: dict[str, list[Seen]] = {}
+# Per alert on the hot path: (template, its record's Parsed), plain tuples; an Observation, the Seen and its
+# ref string are made only for the fingerprints that may change state (_decide).
+Sighting = tuple[Template, Parsed]
+
+
+def _by_fingerprint(batch: list[Parsed]) -> dict[str, list[Sighting]]:
+    """The batch's alerts grouped by fingerprint, in record order."""
+    by_fp: dict[str, list[Sighting]] = {}
+    get = by_fp.get
     for p in batch:
-        if not p.observations:
-            continue
-        r, at = p.record, p.at
-        ref = f"{r.topic}/{r.partition}/{r.offset}"
-        for o in p.observations:
-            seen = by_fp.get(o.fingerprint)
+        for t in p.templates:
+            seen = get(t.fingerprint)
             if seen is None:
-                by_fp[o.fingerprint] = [Seen(o, at, ref)]
+                by_fp[t.fingerprint] = [(t, p)]
             else:
-                seen.append(Seen(o, at, ref))
+                seen.append((t, p))
     return by_fp
+
+
+def _repeats(states: dict[str, AlertState | None], by_fp: dict[str, list[Sighting]]) -> set[str]:
+    """The fingerprints whose alerts only repeat their known state (apply() would only count them)."""
+    out = set()
+    for fp, sightings in by_fp.items():
+        st = states.get(fp)
+        if st is not None and repeats_only(st, [t for t, _ in sightings]):
+            out.add(fp)
+    return out
 
 
 class IngestService:
@@ -73,17 +87,16 @@ class IngestService:
         self.policy = FlapPolicy(settings.flap_threshold, timedelta(seconds=settings.flap_window_s))
 
     def parse_record(self, record: Any) -> Parsed:
-        """Pure: one record -> its observations or its error."""
+        """Pure: one record -> its alerts' templates or its error."""
         at = datetime.fromtimestamp((record.timestamp or 0) / 1000, UTC)
         try:
-            fmt, observations = parse(record.value, received_at=at, product_map=self._product_map,
-                                      max_bytes=self._max_bytes)
+            fmt, templates = parse_templates(record.value, max_bytes=self._max_bytes)
         except BadInput as exc:
             # a fresh one, without the traceback: its frames reach back to handle()'s, whose locals hold this
             # Parsed, a cycle that kept a whole batch alive until a full collection (which GC_THRESHOLDS
             # makes rare): measured +120 MB peak RSS with 1% junk in the mix.
             return Parsed(record, at, error=BadInput(exc.error_class, exc.message))
-        return Parsed(record, at, _FORMAT_NAMES[fmt], tuple(observations))
+        return Parsed(record, at, _FORMAT_NAMES[fmt], templates)
 
     async def handle(self, records: Sequence[Any]) -> None:
         """Claim, decide, store and enqueue one batch in one transaction; a failure rewinds it all."""
@@ -96,15 +109,32 @@ class IngestService:
             batch = [parsed[id(r)] for r in fresh]
             by_fp = _by_fingerprint(batch)
             states = await store.lock_states(conn, list(by_fp)) if by_fp else {}
-            wanted = [fp for fp, seen in by_fp.items()
-                      if (st := states.get(fp)) is not None and needs_stored_alert(st, seen)]
+            repeats = _repeats(states, by_fp)
+            wanted = [fp for fp in by_fp if fp not in repeats and states.get(fp) is not None]
             if wanted:
                 await store.load_alerts(conn, states, wanted)
-            decisions = {fp: apply(states.get(fp), seen, self.policy) for fp, seen in by_fp.items()}
+            decisions = self._decide(states, by_fp, repeats)
             await store.save(conn, decisions)
             letters = [p for p in batch if p.error is not None]
             await enqueue_rows(conn, self._event_rows(decisions) + self._dead_letter_rows(letters))
         self._count(batch, decisions)
+
+    def _decide(self, states: dict[str, AlertState | None], by_fp: dict[str, list[Sighting]],
+                repeats: set[str]) -> dict[str, Decision]:
+        """apply() per fingerprint. The repeats are counted on the states themselves, which were read for this
+        batch alone (no copy); the others get their Observations and history refs here."""
+        decisions = {}
+        policy, product_map = self.policy, self._product_map
+        for fp, sightings in by_fp.items():
+            st = states.get(fp)
+            if fp in repeats:
+                assert st is not None
+                decisions[fp] = count_repeats(st, len(sightings), max(p.at for _, p in sightings), policy)
+            else:
+                decisions[fp] = apply(st, [Seen(t.observe(p.at, product_map), p.at,
+                                                f"{p.record.topic}/{p.record.partition}/{p.record.offset}")
+                                           for t, p in sightings], policy)
+        return decisions
 
     def _event_rows(self, decisions: dict[str, Decision]) -> list[tuple[str, bytes | None, bytes, str]]:
         rows = []
@@ -136,7 +166,7 @@ class IngestService:
         accepted: Tally[str] = Tally()
         for p in batch:
             if p.format is not None:
-                accepted[p.format] += len(p.observations)
+                accepted[p.format] += len(p.templates)
             elif p.error is not None:
                 count_dead_letter(self._service, p.record.topic, p.error.error_class)
         for fmt, n in accepted.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
@@ -12,7 +11,7 @@ from pydantic import Field
 from shared.contracts import AlertStatus, CanonicalAlert, SourceTool
 
 from .normalise import label_fingerprint, product_of, severity_of, signal_of, text
-from .observation import Loose, Observation, Template, canonical, num, when
+from .observation import Loose, Observation, Template, canonical, new_template, num, when
 
 
 class AMAlert(Loose):
@@ -42,15 +41,14 @@ def from_alertmanager(p: AMPayload, received_at: datetime, product_map: Mapping[
 
 def am_templates(p: AMPayload) -> list[Template]:
     """One template per entry of alerts[] (see Template)."""
-    out = []
-    for a in p.alerts:
-        fp = a.fingerprint or label_fingerprint(a.labels)
-        out.append(Template(fp, a.status, severity_of(a.labels.get("severity")), functools.partial(_am_alert, a, fp)))
-    return out
+    return [new_template(a.fingerprint or label_fingerprint(a.labels), a.status, severity_of(a.labels.get("severity")),
+                         _am_alert, a)
+            for a in p.alerts]
 
 
-def _am_alert(a: AMAlert, fp: str, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
-    labels, ann = a.labels, a.annotations
+def _am_alert(t: Template, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
+    a: AMAlert = t.source
+    fp, labels, ann = t.fingerprint, a.labels, a.annotations
     summary = ann.get("summary") or ann.get("message") or ann.get("description") or labels.get("alertname", "")
     return canonical(
         id="", fingerprint=fp,

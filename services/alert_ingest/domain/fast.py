@@ -92,7 +92,8 @@ def fast_validate(raw: bytes | None, max_bytes: int) -> Fast | None:
     other formats' keys, and PagerDuty is tried only without "alerts" anywhere. Escaped text (\\u...) always
     takes the careful path, which rejects NUL characters and unescapes keys. So does text that is not UTF-8:
     msgspec skips the fields the Structs do not name without decoding them."""
-    if raw is None or len(raw) > max_bytes or b"\\u" in raw or not (raw.isascii() or _utf8(raw)):
+    # (a backslash first: one memchr, where the two-byte search costs 3 µs on a 4 kB webhook)
+    if raw is None or len(raw) > max_bytes or (b"\\" in raw and b"\\u" in raw) or not (raw.isascii() or _utf8(raw)):
         return None
     if b'"alerts"' in raw:
         decoder: msgspec.json.Decoder[Any] = _AM

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 import orjson
@@ -22,7 +21,7 @@ from .observation import BadInput, Observation, Template
 from .pagerduty import PDEvent, PDPayload, pagerduty_dedup_key, pd_template
 
 __all__ = ["AMAlert", "AMPayload", "BadInput", "NativeAlert", "Observation", "PDEvent", "PDPayload", "decode",
-           "describe", "detect", "pagerduty_dedup_key", "parse", "validate"]
+           "describe", "detect", "pagerduty_dedup_key", "parse", "parse_templates", "validate"]
 
 # Storms repeat the very same bytes (Alertmanager's repeat_interval, agents re-sending an event): what a
 # record's bytes say (its format and, per alert, a Template over the validated model) is kept by those bytes,
@@ -67,16 +66,22 @@ def decode(raw: bytes | None, *, max_bytes: int) -> Any:
 def parse(raw: bytes | None, *, received_at: datetime, product_map: Mapping[str, str],
           max_bytes: int = 1024 * 1024) -> tuple[SourceTool, list[Observation]]:
     """Decode, detect and normalise one raw record."""
-    known = _SEEN.get(raw) if raw is not None and len(raw) <= _SEEN_MAX_BYTES else None
+    tool, templates = parse_templates(raw, max_bytes=max_bytes)
+    return tool, [t.observe(received_at, product_map) for t in templates]
+
+
+def parse_templates(raw: bytes | None, *, max_bytes: int = 1024 * 1024) -> tuple[SourceTool, tuple[Template, ...]]:
+    """What `parse` says before the receive time is applied: the format and one Template per alert (the hot
+    path: a repeat needs no Observation and no canonical alert), or BadInput."""
+    cacheable = raw is not None and len(raw) <= _SEEN_MAX_BYTES
+    known = _SEEN.get(raw) if cacheable else None
     if known is None:
         known = _templates(validate(raw, max_bytes=max_bytes))  # BadInput: nothing kept
-        if raw is not None and len(raw) <= _SEEN_MAX_BYTES:
+        if cacheable:
             if len(_SEEN) >= _SEEN_MAX_ENTRIES:
                 _SEEN.clear()  # crude but bounded; a storm refills it with its repeats at once
             _SEEN[raw] = known
-    tool, templates = known
-    return tool, [Observation(fp, status, severity, partial(make, received_at, product_map), key_only, ack)
-                  for fp, status, severity, make, key_only, ack in templates]  # Template.observe, inlined
+    return known
 
 
 def _templates(model: BaseModel | Fast) -> tuple[SourceTool, tuple[Template, ...]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts import AlertStatus, CanonicalAlert, Signal, SourceTool
 
 from .normalise import label_fingerprint, product_of, severity_of, signal_of
-from .observation import Observation, Template, canonical, when
+from .observation import Observation, Template, canonical, new_template, when
 
 
 class NativeAlert(BaseModel):
@@ -46,12 +45,12 @@ def native_template(n: NativeAlert) -> Template:
     """The native alert's template (see Template)."""
     fp = n.fingerprint or n.dedup_key or label_fingerprint(
         "native", n.product, n.service, n.signal, n.labels.get("alertname") or n.summary, n.labels)
-    return Template(fp, n.status, severity_of(n.severity or n.labels.get("severity")),
-                    functools.partial(_native_alert, n, fp))
+    return new_template(fp, n.status, severity_of(n.severity or n.labels.get("severity")), _native_alert, n)
 
 
-def _native_alert(n: NativeAlert, fp: str, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
-    labels = n.labels
+def _native_alert(t: Template, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
+    n: NativeAlert = t.source
+    fp, labels = t.fingerprint, n.labels
     return canonical(
         id="", fingerprint=fp,
         product=product_of([n.product, n.service, labels.get("product"), labels.get("service"), labels.get("app")],

@@ -70,19 +70,35 @@ class Observation:
 
 class Template(NamedTuple):
     """One alert of a validated record before its receive time is known: what the state machine needs, and
-    `make(received_at, product_map)` for the canonical alert. Kept with the record's bytes, so a repeat
-    only stamps its receive time (`observe`)."""
+    `alert(received_at, product_map)` for the canonical alert, which `build` makes from `source` (the
+    validated model). Kept with the record's bytes, so a repeat only stamps its receive time. The hot path
+    makes one per alert: `new_template` skips the generated __new__, and `build` is a plain function rather
+    than a functools.partial per alert."""
 
     fingerprint: str
     status: AlertStatus
     severity: AlertSeverity
-    make: Callable[..., CanonicalAlert]
-    partial: bool = False
-    acknowledge: bool = False
+    partial: bool
+    acknowledge: bool
+    build: Callable[[Template, datetime, Mapping[str, str]], CanonicalAlert]
+    source: Any
+
+    def alert(self, received_at: datetime, product_map: Mapping[str, str]) -> CanonicalAlert:
+        return self.build(self, received_at, product_map)
 
     def observe(self, received_at: datetime, product_map: Mapping[str, str]) -> Observation:
         return Observation(self.fingerprint, self.status, self.severity,
-                           functools.partial(self.make, received_at, product_map), self.partial, self.acknowledge)
+                           functools.partial(self.build, self, received_at, product_map), self.partial,
+                           self.acknowledge)
+
+
+def new_template(fingerprint: str, status: AlertStatus, severity: AlertSeverity, build: Callable[..., CanonicalAlert],
+                 source: Any, partial: bool = False, acknowledge: bool = False) -> Template:
+    """A Template (keyword arguments as its fields)."""
+    return _tuple_new(Template, (fingerprint, status, severity, partial, acknowledge, build, source))
+
+
+_tuple_new = tuple.__new__
 
 
 class Loose(BaseModel):

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 from shared.contracts import AlertChange, AlertSeverity, AlertStatus, CanonicalAlert
 
@@ -148,8 +148,8 @@ def apply(old: AlertState | None, seen: Iterable[Seen], policy: FlapPolicy) -> D
     """Apply one fingerprint's observations, in order."""
     if old is not None and not old.flapping:
         seen = seen if isinstance(seen, (list, tuple)) else list(seen)
-        if _plain_repeats(old, seen):
-            return _count_repeats(old, seen, policy)
+        if repeats_only(old, [s.observation for s in seen]):
+            return count_repeats(old.copy(), len(seen), max((s.at for s in seen), default=None), policy)
     d = Decision(old.copy() if old is not None else None)
     for s in seen:
         _step(d, s, policy)
@@ -159,29 +159,39 @@ def apply(old: AlertState | None, seen: Iterable[Seen], policy: FlapPolicy) -> D
 def needs_stored_alert(st: AlertState, seen: list[Seen] | tuple[Seen, ...]) -> bool:
     """Whether applying `seen` to `st` may need its stored alert: not for plain repeats of an alert that is
     not flapping (apply() only counts those)."""
-    return st.flapping or not _plain_repeats(st, seen)
+    return not repeats_only(st, [s.observation for s in seen])
 
 
-def _plain_repeats(st: AlertState, seen: list[Seen] | tuple[Seen, ...]) -> bool:
-    """Every observation repeats the state as it is (same status, and same severity when firing): the storm
-    path, where _step would only count them."""
+class Observed(Protocol):
+    """What deciding whether observations are plain repeats reads (an Observation, a formats.Template)."""
+
+    status: AlertStatus
+    severity: AlertSeverity
+    acknowledge: bool
+
+
+def repeats_only(st: AlertState, observations: Iterable[Observed]) -> bool:
+    """Whether apply() would only count these observations (then `count_repeats` is all it does): the state
+    is not flapping and every observation repeats it as it is (same status, and same severity when firing),
+    the storm path."""
+    if st.flapping:
+        return False
     status, severity = st.status, st.severity
     firing = status == AlertStatus.FIRING
-    for s in seen:
-        o = s.observation
+    for o in observations:
         if o.acknowledge or o.status != status or (firing and o.severity != severity):
             return False
     return True
 
 
-def _count_repeats(old: AlertState, seen: list[Seen] | tuple[Seen, ...], policy: FlapPolicy) -> Decision:
-    """What _step does for plain repeats of a state that is not flapping, in one go: count them, move
-    last_seen, prune flips that left the window (in memory; a "touch" stores only the counters)."""
-    if not seen:
-        return Decision(old.copy())
-    st = old.copy()
-    latest = max(s.at for s in seen)
-    st.occurrences += len(seen)
+def count_repeats(st: AlertState, n: int, latest: datetime | None, policy: FlapPolicy) -> Decision:
+    """What _step does for `n` plain repeats (see repeats_only), the latest received at `latest`, in one go:
+    count them, move last_seen, prune flips that left the window (in memory; a "touch" stores only the
+    counters). Updates `st` itself: pass a copy unless the caller owns it (a state read for this batch)."""
+    if not n:
+        return Decision(st)
+    assert latest is not None
+    st.occurrences += n
     if latest > st.last_seen:
         st.last_seen = latest
     if st.flips:

@@ -67,8 +67,9 @@ def _check(raw: bytes | None) -> None:
     p = SERVICE.parse_record(Rec(raw))
     if p.error is None:  # valid by chance: then it carries alerts or is an empty Alertmanager batch
         assert p.format in {"alertmanager", "pagerduty", "native"}
-        for o in p.observations:  # building the canonical alert (lazy) never fails either
-            assert o.alert.fingerprint == o.fingerprint
+        for t in p.templates:  # building the canonical alert (lazy, as the service does) never fails either
+            o = t.observe(p.at, SERVICE._product_map)
+            assert o.alert.fingerprint == o.fingerprint == t.fingerprint
         return
     assert p.error.error_class in CLASSES and p.error.message
     [row] = SERVICE._dead_letter_rows([p])
