@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections import Counter as Tally
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from shared.contracts import AlertStateChanged, SourceTool, make_event
+from shared.contracts import AlertStateChanged, Envelope, SourceTool
+
 from shared.dead_letter import DeadLetter, count_dead_letter
 from shared.outbox import enqueue_rows, event_row, raw_row
 from shared.topics import Topics
@@ -32,6 +34,7 @@ CHANGES = Counter("alert_ingest_state_changes_total", "AlertStateChanged events 
 
 SOURCE = "/services/alert-ingest"
 _FORMAT_NAMES = {tool: tool.value for tool in SourceTool}  # an enum's .value is a descriptor call per record
+_ENVELOPE = Envelope[AlertStateChanged]
 
 
 class Parsed(NamedTuple):
@@ -44,9 +47,10 @@ class Parsed(NamedTuple):
     error: BadInput | None = None
 
 
-# Per alert on the hot path: (template, its record's Parsed), plain tuples; an Observation, the Seen and its
-# ref string are made only for the fingerprints that may change state (_decide).
-Sighting = tuple[Template, Parsed]
+# Per alert on the hot path: (template, receive time, its record's Parsed), plain tuples; an Observation, the
+# Seen and its ref string are made only for the fingerprints that may change state (_decide).
+Sighting = tuple[Template, datetime, Parsed]
+_TEMPLATE, _AT = itemgetter(0), itemgetter(1)
 
 
 def _by_fingerprint(batch: list[Parsed]) -> dict[str, list[Sighting]]:
@@ -54,12 +58,13 @@ def _by_fingerprint(batch: list[Parsed]) -> dict[str, list[Sighting]]:
     by_fp: dict[str, list[Sighting]] = {}
     get = by_fp.get
     for p in batch:
+        at = p.at
         for t in p.templates:
             seen = get(t.fingerprint)
             if seen is None:
-                by_fp[t.fingerprint] = [(t, p)]
+                by_fp[t.fingerprint] = [(t, at, p)]
             else:
-                seen.append((t, p))
+                seen.append((t, at, p))
     return by_fp
 
 
@@ -68,7 +73,7 @@ def _repeats(states: dict[str, AlertState | None], by_fp: dict[str, list[Sightin
     out = set()
     for fp, sightings in by_fp.items():
         st = states.get(fp)
-        if st is not None and repeats_only(st, [t for t, _ in sightings]):
+        if st is not None and repeats_only(st, map(_TEMPLATE, sightings)):
             out.add(fp)
     return out
 
@@ -129,11 +134,11 @@ class IngestService:
             st = states.get(fp)
             if fp in repeats:
                 assert st is not None
-                decisions[fp] = count_repeats(st, len(sightings), max(p.at for _, p in sightings), policy)
+                decisions[fp] = count_repeats(st, len(sightings), max(map(_AT, sightings)), policy)
             else:
-                decisions[fp] = apply(st, [Seen(t.observe(p.at, product_map), p.at,
+                decisions[fp] = apply(st, [Seen(t.observe(at, product_map), at,
                                                 f"{p.record.topic}/{p.record.partition}/{p.record.offset}")
-                                           for t, p in sightings], policy)
+                                           for t, at, p in sightings], policy)
         return decisions
 
     def _event_rows(self, decisions: dict[str, Decision]) -> list[tuple[str, bytes | None, bytes, str]]:
@@ -145,7 +150,10 @@ class IngestService:
 
     def _event(self, c: Change) -> Any:
         data = AlertStateChanged(change=c.change, alert=c.alert, occurrences=c.occurrences, flapping=c.flapping)
-        return make_event(data, source=SOURCE, subject=c.alert.fingerprint, event_id=c.event_id, time=c.at)
+        # make_event(data, source=SOURCE, subject=..., event_id=c.event_id, time=c.at), without looking up the
+        # parametrised Envelope class per event (1.8 of its 3.9 µs)
+        return _ENVELOPE(source=SOURCE, type=data.event_type, subject=c.alert.fingerprint, data=data, id=c.event_id,
+                         time=c.at)
 
     def _dead_letter_rows(self, letters: list[Parsed]) -> list[tuple[str, bytes | None, bytes, str]]:
         rows = []
@@ -163,14 +171,15 @@ class IngestService:
 
     def _count(self, batch: list[Parsed], decisions: dict[str, Decision]) -> None:
         """Metrics after commit, so a rewound batch is not counted twice."""
-        accepted: Tally[str] = Tally()
+        accepted = dict.fromkeys(_FORMAT_NAMES.values(), 0)  # a plain dict: Counter's += is slower per record
         for p in batch:
             if p.format is not None:
                 accepted[p.format] += len(p.templates)
             elif p.error is not None:
                 count_dead_letter(self._service, p.record.topic, p.error.error_class)
         for fmt, n in accepted.items():
-            ACCEPTED.labels(fmt).inc(n)
+            if n:
+                ACCEPTED.labels(fmt).inc(n)
         changes: Tally[str] = Tally(c.change.value for d in decisions.values() if d.changes for c in d.changes)
         for change, n in changes.items():
             CHANGES.labels(change).inc(n)

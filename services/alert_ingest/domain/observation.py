@@ -133,6 +133,22 @@ def canonical(**fields: Any) -> CanonicalAlert:
     return m
 
 
+def with_id(alert: CanonicalAlert, alert_id: str) -> CanonicalAlert:
+    """`alert.model_copy(update={"id": alert_id})`, without pydantic's generic copy for an alert `canonical`
+    made (every field set, no extra or private values): one is made per state change."""
+    if (alert.__pydantic_extra__ is not None or alert.__pydantic_private__ is not None
+            or alert.__pydantic_fields_set__ != _CANONICAL_FIELD_SET):
+        return alert.model_copy(update={"id": alert_id})
+    fields = alert.__dict__.copy()
+    fields["id"] = alert_id  # in place: the field order stays
+    m = CanonicalAlert.__new__(CanonicalAlert)
+    _set(m, "__dict__", fields)
+    _set(m, "__pydantic_fields_set__", set(_CANONICAL_FIELDS))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
 def num(value: str | None) -> float | None:
     """A number from a string field (annotation, custom detail), or None."""
     try:

@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple, Protocol
 from shared.contracts import AlertChange, AlertSeverity, AlertStatus, CanonicalAlert
 
 from .formats import Observation
+from .observation import with_id
 
 Dirty = Literal["none", "touch", "full"]
 
@@ -226,7 +227,7 @@ def _step(d: Decision, s: Seen, policy: FlapPolicy) -> None:
             return
         a = obs.alert
         d.state = AlertState(a.fingerprint, a.status, a.severity, 1, 1, 0, False, (), at, at,
-                             a.model_copy(update={"id": alert_id(a.fingerprint, 1)}))
+                             with_id(a, alert_id(a.fingerprint, 1)))
         _emit(d, AlertChange.FIRST_FIRING, at, ref)
         return
     st.occurrences += 1
@@ -259,7 +260,7 @@ def _same_status(d: Decision, new: CanonicalAlert, at: datetime, ref: str) -> No
     if st.status is not AlertStatus.FIRING or new.severity == st.severity:
         return  # a plain repeat: counted, nothing else
     raised = new.severity.rank < st.severity.rank
-    st.stored_alert = new.model_copy(update={"id": st.alert.id})
+    st.stored_alert = with_id(new, st.alert.id)
     st.severity = new.severity
     if not raised:
         _history(d, "severity_lowered", at, ref)
@@ -275,7 +276,7 @@ def _flip(d: Decision, new: CanonicalAlert, at: datetime, ref: str, policy: Flap
     if new.status is AlertStatus.FIRING:
         st.episode += 1
     st.status, st.severity, st.flips = new.status, new.severity, (*st.flips, at)
-    st.stored_alert = new.model_copy(update={"id": alert_id(st.fingerprint, st.episode)})
+    st.stored_alert = with_id(new, alert_id(st.fingerprint, st.episode))
     if st.flapping:
         _history(d, "suppressed_flip", at, ref)
     elif len(st.flips) > policy.threshold:
