@@ -35,6 +35,7 @@ CHANGES = Counter("alert_ingest_state_changes_total", "AlertStateChanged events 
 SOURCE = "/services/alert-ingest"
 _FORMAT_NAMES = {tool: tool.value for tool in SourceTool}  # an enum's .value is a descriptor call per record
 _ENVELOPE = Envelope[AlertStateChanged]
+_tuple_new = tuple.__new__
 
 
 class Parsed(NamedTuple):
@@ -101,7 +102,7 @@ class IngestService:
             # Parsed, a cycle that kept a whole batch alive until a full collection (which GC_THRESHOLDS
             # makes rare): measured +120 MB peak RSS with 1% junk in the mix.
             return Parsed(record, at, error=BadInput(exc.error_class, exc.message))
-        return Parsed(record, at, _FORMAT_NAMES[fmt], templates)
+        return _tuple_new(Parsed, (record, at, _FORMAT_NAMES[fmt], templates, None))  # Parsed(...), one per record
 
     async def handle(self, records: Sequence[Any]) -> None:
         """Claim, decide, store and enqueue one batch in one transaction; a failure rewinds it all."""

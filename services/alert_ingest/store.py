@@ -45,7 +45,7 @@ async def lock_states(conn: asyncpg.Connection, fingerprints: Sequence[str]) -> 
            "WHERE fingerprint = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) "
            "ORDER BY fingerprint FOR UPDATE")
     rows = await conn.fetch(sql, orjson.dumps(fps).decode())
-    found = {r[0]: _state(r) for r in rows}
+    found = {r[0]: None if r[1] is None else _from_row(*r) for r in rows}  # _state, inlined: a call per row
     missing = [fp for fp in fps if fp not in found]
     if missing:
         await conn.execute("INSERT INTO alert_state(fingerprint) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",

@@ -21,7 +21,7 @@ Fingerprint = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 PDText = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
 
-class AMAlertS(msgspec.Struct, frozen=True):
+class AMAlertS(msgspec.Struct, frozen=True, gc=False):
     status: AlertStatus
     labels: dict[str, str]
     startsAt: datetime
@@ -31,7 +31,7 @@ class AMAlertS(msgspec.Struct, frozen=True):
     fingerprint: Fingerprint | None = None
 
 
-class AMPayloadS(msgspec.Struct, frozen=True):
+class AMPayloadS(msgspec.Struct, frozen=True, gc=False):
     version: Literal["4"]
     alerts: list[AMAlertS]
     groupKey: str = ""
@@ -40,7 +40,7 @@ class AMPayloadS(msgspec.Struct, frozen=True):
     externalURL: str = ""
 
 
-class PDPayloadS(msgspec.Struct, frozen=True):
+class PDPayloadS(msgspec.Struct, frozen=True, gc=False):
     summary: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
     source: PDText
     severity: Literal["critical", "error", "warning", "info"]
@@ -51,7 +51,7 @@ class PDPayloadS(msgspec.Struct, frozen=True):
     custom_details: Any = None
 
 
-class PDEventS(msgspec.Struct, frozen=True):
+class PDEventS(msgspec.Struct, frozen=True, gc=False):
     routing_key: PDText
     event_action: Literal["trigger", "acknowledge", "resolve"]
     dedup_key: PDText | None = None
@@ -60,7 +60,7 @@ class PDEventS(msgspec.Struct, frozen=True):
     links: list[dict[str, Any]] = []
 
 
-class NativeAlertS(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class NativeAlertS(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
     status: AlertStatus
     summary: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
     product: str | None = None
@@ -79,6 +79,8 @@ class NativeAlertS(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     source_url: str | None = None
 
 
+# gc=False: the collector neither tracks nor scans them (their dicts and lists it still does); they hold only
+# decoded JSON, never a reference back, so they cannot be part of a cycle.
 Fast = AMPayloadS | PDEventS | NativeAlertS
 
 _AM = msgspec.json.Decoder(AMPayloadS)

@@ -1,5 +1,5 @@
 """The service's shortcuts decide exactly what the state machine decides: repeats counted in place on the batch's
-own states, and the cheaper copy of an alert with its id."""
+own states, the cheaper copy of an alert with its id, and the ids made without the generic stable_id."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, strategies
 
 from services.alert_ingest.domain.formats import parse_templates
 from services.alert_ingest.domain.observation import with_id
-from services.alert_ingest.domain.state import AlertState, FlapPolicy, Seen, apply
+from services.alert_ingest.domain.state import AlertState, FlapPolicy, Seen, alert_id, apply, change_event_id
 from services.alert_ingest.service import IngestService, Parsed, _by_fingerprint, _repeats
 from services.alert_ingest.settings import Settings
-from shared.contracts import AlertSeverity, AlertStatus, CanonicalAlert
+from shared.contracts import AlertSeverity, AlertStatus, CanonicalAlert, deterministic_id
 
 SAMPLES = Path(__file__).parent / "samples"
 T0 = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
@@ -92,3 +93,9 @@ def test_with_id_is_model_copy():
         assert new.__pydantic_fields_set__ == ref.__pydantic_fields_set__
         assert (new.__pydantic_extra__, new.__pydantic_private__) == (ref.__pydantic_extra__, ref.__pydantic_private__)
         assert new.model_dump_json() == ref.model_dump_json() and a.model_dump_json() == before
+
+
+@given(strategies.text(min_size=1, max_size=64), strategies.integers(min_value=0, max_value=2**62))
+def test_ids_are_the_shared_deterministic_ids(fingerprint, n):
+    assert alert_id(fingerprint, n) == deterministic_id("alert", fingerprint, n)
+    assert change_event_id(fingerprint, n) == deterministic_id("alert-ingest", "state", fingerprint, n)
