@@ -10,6 +10,7 @@ exactly what is wrong. tests/unit/alert_ingest check that the two never disagree
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -83,7 +84,49 @@ class NativeAlertS(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=
 # decoded JSON, never a reference back, so they cannot be part of a cycle.
 Fast = AMPayloadS | PDEventS | NativeAlertS
 
+class _AMPayloadRaw(msgspec.Struct, frozen=True, gc=False):
+    """AMPayloadS with each alert left as its JSON text (see _decode_am)."""
+
+    version: Literal["4"]
+    alerts: list[msgspec.Raw]
+    groupKey: str = ""
+    status: AlertStatus | None = None
+    commonLabels: dict[str, str] = {}
+    externalURL: str = ""
+
+
 _AM = msgspec.json.Decoder(AMPayloadS)
+_ESCAPE = re.compile(rb"\\u")
+_AM_RAW = msgspec.json.Decoder(_AMPayloadRaw)
+_AM_ALERT = msgspec.json.Decoder(AMAlertS)
+
+# Alertmanager re-sends every alert of a group in each webhook, byte for byte the same while it fires, in
+# webhooks whose bytes as a whole differ (another alert joined, another group key): each alert's validated
+# Struct is kept by its bytes (decoded, frozen, never modified). Measured on the bench mix, where 10% of the
+# webhooks' alerts are new: 11.6 -> 4.2 µs per webhook. Bounded like formats._SEEN: cleared when full.
+_ALERTS: dict[bytes, AMAlertS] = {}
+_ALERTS_MAX_ENTRIES = 2048
+_ALERT_MAX_BYTES = 4096
+
+
+def _decode_am(raw: bytes) -> AMPayloadS:
+    """What `_AM.decode(raw)` returns (the same validation, alert by alert), reusing alerts seen before."""
+    p = _AM_RAW.decode(raw)
+    alerts = []
+    for text in p.alerts:
+        key = bytes(text)
+        alert = _ALERTS.get(key)
+        if alert is None:
+            alert = _AM_ALERT.decode(key)
+            if len(key) <= _ALERT_MAX_BYTES:
+                if len(_ALERTS) >= _ALERTS_MAX_ENTRIES:
+                    _ALERTS.clear()
+                _ALERTS[key] = alert
+        alerts.append(alert)
+    return AMPayloadS(version=p.version, alerts=alerts, groupKey=p.groupKey, status=p.status,
+                      commonLabels=p.commonLabels, externalURL=p.externalURL)
+
+
 _PD = msgspec.json.Decoder(PDEventS)
 _NATIVE = msgspec.json.Decoder(NativeAlertS)
 
@@ -94,17 +137,17 @@ def fast_validate(raw: bytes | None, max_bytes: int) -> Fast | None:
     other formats' keys, and PagerDuty is tried only without "alerts" anywhere. Escaped text (\\u...) always
     takes the careful path, which rejects NUL characters and unescapes keys. So does text that is not UTF-8:
     msgspec skips the fields the Structs do not name without decoding them."""
-    # (a backslash first: one memchr, where the two-byte search costs 3 µs on a 4 kB webhook)
-    if raw is None or len(raw) > max_bytes or (b"\\" in raw and b"\\u" in raw) or not (raw.isascii() or _utf8(raw)):
+    # `b"\\u" in raw`, faster: a backslash first (one memchr), then the regex engine's literal search (1.5 µs on
+    # a 4 kB webhook, where bytes' two-byte search takes 3 µs; webhooks carry escaped quotes)
+    if (raw is None or len(raw) > max_bytes or (b"\\" in raw and _ESCAPE.search(raw) is not None)
+            or not (raw.isascii() or _utf8(raw))):
         return None
-    if b'"alerts"' in raw:
-        decoder: msgspec.json.Decoder[Any] = _AM
-    elif b'"event_action"' in raw or b'"routing_key"' in raw:
-        decoder = _PD
-    else:
-        decoder = _NATIVE
     try:
-        return decoder.decode(raw)
+        if b'"alerts"' in raw:
+            return _decode_am(raw)
+        if b'"event_action"' in raw or b'"routing_key"' in raw:
+            return _PD.decode(raw)
+        return _NATIVE.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
 

@@ -1,5 +1,6 @@
 """The service's shortcuts decide exactly what the state machine decides: repeats counted in place on the batch's
-own states, the cheaper copy of an alert with its id, and the ids made without the generic stable_id."""
+own states, the cheaper copy of an alert with its id, the ids made without the generic stable_id, and Alertmanager
+alerts kept by their bytes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import msgspec
+import orjson
 import pytest
 from hypothesis import given, strategies
 
+from services.alert_ingest.domain.fast import _AM, _ESCAPE, _decode_am
 from services.alert_ingest.domain.formats import parse_templates
 from services.alert_ingest.domain.observation import with_id
 from services.alert_ingest.domain.state import AlertState, FlapPolicy, Seen, alert_id, apply, change_event_id
@@ -99,3 +103,40 @@ def test_with_id_is_model_copy():
 def test_ids_are_the_shared_deterministic_ids(fingerprint, n):
     assert alert_id(fingerprint, n) == deterministic_id("alert", fingerprint, n)
     assert change_event_id(fingerprint, n) == deterministic_id("alert-ingest", "state", fingerprint, n)
+
+
+_alert = strategies.fixed_dictionaries(
+    {"status": strategies.sampled_from(["firing", "resolved", "x"]),
+     "labels": strategies.dictionaries(strategies.sampled_from(["alertname", "severity"]),
+                                       strategies.sampled_from(["a", "critical", 1]), max_size=2),
+     "startsAt": strategies.sampled_from(["2026-12-03T16:00:00Z", "nope", 0])},
+    optional={"fingerprint": strategies.sampled_from(["fa", "fb", "", 1]),
+              "endsAt": strategies.sampled_from(["0001-01-01T00:00:00Z", None, 2]),
+              "annotations": strategies.just({"summary": "s"}), "extra": strategies.just([[1]])})
+
+
+@given(strategies.lists(strategies.fixed_dictionaries(
+    {"version": strategies.sampled_from(["4", "3"]), "alerts": strategies.lists(_alert, max_size=4)},
+    optional={"groupKey": strategies.sampled_from(["g", 1]), "commonLabels": strategies.just({"a": "b"})}),
+    min_size=1, max_size=4))
+def test_alerts_kept_by_their_bytes_decode_as_the_whole_webhook_does(docs):
+    for doc in docs * 2:  # the second time round, every alert is a kept one
+        raw = orjson.dumps(doc)
+        try:
+            whole = _AM.decode(raw)
+        except msgspec.ValidationError:
+            with pytest.raises(msgspec.ValidationError):
+                _decode_am(raw)
+        else:
+            assert _decode_am(raw) == whole
+
+
+def test_the_samples_decode_alike_with_kept_alerts():
+    raw = (SAMPLES / "alertmanager_firing.json").read_bytes()
+    assert _decode_am(raw) == _decode_am(raw) == _AM.decode(raw)
+
+
+@given(strategies.binary(max_size=64) | strategies.lists(strategies.sampled_from([b"\\", b"u", b"\\u", b"x", b"\xc3"]),
+                                                          max_size=12).map(b"".join))
+def test_the_escape_search_is_the_plain_one(raw):
+    assert (b"\\" in raw and _ESCAPE.search(raw) is not None) == (b"\\u" in raw)
