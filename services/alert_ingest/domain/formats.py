@@ -27,9 +27,14 @@ __all__ = ["AMAlert", "AMPayload", "BadInput", "NativeAlert", "Observation", "PD
 # record's bytes say (its format and, per alert, a Template over the validated model) is kept by those bytes,
 # so a repeat skips validation and normalisation. It depends on the bytes only and the models are never
 # modified; the receive time is applied afresh to every record. Bad input is never kept.
+# Kept from a record's second sighting on: keeping every record's templates and models alive (most never
+# repeat) measured 9.6 vs 4.7 µs per record of parsing on the bench mix, where 45 of 24,757 records repeat;
+# until then only the hash of its bytes is noted (a colliding hash only admits a record early).
 _SEEN: dict[bytes, tuple[SourceTool, tuple[Template, ...]]] = {}
 _SEEN_MAX_ENTRIES = 8192
 _SEEN_MAX_BYTES = 16 * 1024
+_SIGHTED: set[int] = set()
+_SIGHTED_MAX = 16384
 
 _MODELS: dict[SourceTool, type[BaseModel]] = {
     SourceTool.ALERTMANAGER: AMPayload, SourceTool.PAGERDUTY: PDEvent, SourceTool.NATIVE: NativeAlert}
@@ -78,9 +83,15 @@ def parse_templates(raw: bytes | None, *, max_bytes: int = 1024 * 1024) -> tuple
     if known is None:
         known = _templates(validate(raw, max_bytes=max_bytes))  # BadInput: nothing kept
         if cacheable:
-            if len(_SEEN) >= _SEEN_MAX_ENTRIES:
-                _SEEN.clear()  # crude but bounded; a storm refills it with its repeats at once
-            _SEEN[raw] = known
+            h = hash(raw)  # (the bytes keep it from the lookup above)
+            if h in _SIGHTED:
+                if len(_SEEN) >= _SEEN_MAX_ENTRIES:
+                    _SEEN.clear()  # crude but bounded; a storm refills it with its repeats at once
+                _SEEN[raw] = known
+            else:
+                if len(_SIGHTED) >= _SIGHTED_MAX:
+                    _SIGHTED.clear()
+                _SIGHTED.add(h)
     return known
 
 

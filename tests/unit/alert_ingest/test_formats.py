@@ -153,14 +153,19 @@ def test_escaped_keys_take_the_careful_path():
 
 
 def test_repeated_bytes_reuse_validation_but_not_the_receive_time():
+    from services.alert_ingest.domain.formats import parse_templates
+
     raw = orjson.dumps({"status": "firing", "summary": "Guide search slow", "product": "Guide"})
-    later = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
+    later, latest = datetime(2026, 12, 3, 17, 0, tzinfo=UTC), datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
     _, [first] = parse(raw, received_at=NOW, product_map=PRODUCTS)
-    _, [second] = parse(raw, received_at=later, product_map=PRODUCTS)
-    assert first.alert.starts_at == NOW and second.alert.starts_at == later
-    assert first.fingerprint == second.fingerprint
-    with pytest.raises(BadInput):  # bad bytes are never remembered as good
-        parse(b'{"status": "firing", "summary": ""}', received_at=NOW, product_map=PRODUCTS)
+    _, [second] = parse(raw, received_at=later, product_map=PRODUCTS)  # kept from its second sighting on
+    _, [third] = parse(raw, received_at=latest, product_map=PRODUCTS)
+    assert parse_templates(raw) is parse_templates(raw)  # validated once, reused
+    assert first.alert.starts_at == NOW and second.alert.starts_at == later and third.alert.starts_at == latest
+    assert first.fingerprint == second.fingerprint == third.fingerprint
+    for _ in range(3):
+        with pytest.raises(BadInput):  # bad bytes are never remembered as good
+            parse(b'{"status": "firing", "summary": ""}', received_at=NOW, product_map=PRODUCTS)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.json")))
