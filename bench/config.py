@@ -25,6 +25,7 @@ class Config:
     am_concurrency: int
     am_batch: int  # alerts per HTTP request
     profile_seconds: int
+    ingest_instances: int = 2  # scenario 1 also runs this many alert-ingest processes (one per core here)
 
 
 FULL = Config(quick=False, reps=3, storm_reps=1, throughput_alerts=60_000, storm_alerts=200_000,
@@ -34,7 +35,7 @@ FULL = Config(quick=False, reps=3, storm_reps=1, throughput_alerts=60_000, storm
 QUICK = Config(quick=True, reps=1, storm_reps=1, throughput_alerts=15_000, storm_alerts=10_000,
                storm_fingerprints=2_000, latency_rate=1000, latency_seconds=3, ticket_rate=200, triage_tickets=300,
                fanout_tickets=200, backlog=20_000, backlog_window_s=2, am_alerts=2_000, am_concurrency=8,
-               am_batch=10, profile_seconds=3)
+               am_batch=10, profile_seconds=3, ingest_instances=1)
 
 
 def load() -> Config:

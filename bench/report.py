@@ -50,9 +50,13 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str]]:
 
 
 def _ingest(r: dict) -> str:
-    return (f"{_f(r['ratio'])} x B (min {_f(r['ratio_min'])}, max {_f(r['ratio_max'])}); "
-            f"{_mmm(r['records_per_s'])} records/s = {_f(r['alerts_per_s_median'], 0)} alerts/s; "
-            f"B {_mmm(r['baseline_records_per_s'])} msgs/s")
+    out = (f"one instance: {_f(r['ratio'])} x B (min {_f(r['ratio_min'])}, max {_f(r['ratio_max'])}); "
+           f"{_mmm(r['records_per_s'])} records/s = {_f(r['alerts_per_s_median'], 0)} alerts/s; "
+           f"B {_mmm(r['baseline_records_per_s'])} msgs/s")
+    if inst := r.get("instances"):
+        out += (f"; {inst['n']} instances (one per core, not judged): {_f(inst['ratio'])} x B "
+                f"(min {_f(inst['ratio_min'])}, max {_f(inst['ratio_max'])}), {_mmm(inst['records_per_s'])} records/s")
+    return out
 
 
 def _storm(r: dict) -> str:
