@@ -23,7 +23,7 @@ from . import store
 from .domain.formats import BadInput, parse_templates
 from .domain.observation import Template
 from .domain.state import (AlertState, Change, Decision, FlapPolicy, Seen, apply, count_repeats, end_flapping,
-                           repeats_only)
+                           repeated, repeats_only)
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -79,6 +79,16 @@ def _repeats(states: dict[str, AlertState | None], by_fp: dict[str, list[Sightin
     return out
 
 
+def _counted_in_sql(fp: str, sightings: list[Sighting]) -> store.Repeats:
+    """What store.lock_and_count needs to count a fingerprint's plain repeats in SQL."""
+    rep = repeated(map(_TEMPLATE, sightings))
+    latest = sightings[0][1] if len(sightings) == 1 else max(map(_AT, sightings))
+    if rep is None:
+        return fp, None, None, len(sightings), latest
+    status, severity = rep
+    return fp, status.value, None if severity is None else severity.value, len(sightings), latest
+
+
 class IngestService:
     """Turns batches of alerts.raw records into stored states and AlertStateChanged events."""
 
@@ -114,7 +124,11 @@ class IngestService:
                 return
             batch = [parsed[id(r)] for r in fresh]
             by_fp = _by_fingerprint(batch)
-            states = await store.lock_states(conn, list(by_fp)) if by_fp else {}
+            if by_fp:  # plain repeats of stored states are counted in SQL; the rest is decided here
+                states = await store.lock_and_count(conn, [_counted_in_sql(fp, x) for fp, x in by_fp.items()])
+                by_fp = {fp: x for fp, x in by_fp.items() if fp in states}
+            else:
+                states = {}
             repeats = _repeats(states, by_fp)
             wanted = [fp for fp in by_fp if fp not in repeats and states.get(fp) is not None]
             if wanted:

@@ -177,6 +177,23 @@ class Observed(Protocol):
     acknowledge: bool
 
 
+def repeated(observations: Iterable[Observed]) -> tuple[AlertStatus, AlertSeverity | None] | None:
+    """The (status, severity while firing) that every one of `observations` repeats, or None (they differ,
+    one acknowledges, or there are none). A state that is not flapping and has exactly these is what they are
+    plain repeats of (`repeats_only`): the store counts those in SQL, without the state machine
+    (store.lock_and_count)."""
+    it = iter(observations)
+    first = next(it, None)
+    if first is None or first.acknowledge:
+        return None
+    status, severity = first.status, first.severity
+    firing = status == AlertStatus.FIRING
+    for o in it:
+        if o.acknowledge or o.status != status or (firing and o.severity != severity):
+            return None
+    return status, (severity if firing else None)
+
+
 def repeats_only(st: AlertState, observations: Iterable[Observed]) -> bool:
     """Whether apply() would only count these observations (then `count_repeats` is all it does): the state
     is not flapping and every observation repeats it as it is (same status, and same severity when firing),

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 from services.alert_ingest.domain.formats import Observation
 from services.alert_ingest.domain.state import FlapPolicy, Seen, apply, end_flapping
-from shared.contracts import CanonicalAlert
+from shared.contracts import AlertStatus, CanonicalAlert
 
 T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 POLICY = FlapPolicy(threshold=3, window=timedelta(minutes=10))
@@ -175,3 +175,30 @@ def test_a_state_whose_alert_is_not_needed_applies_without_it(history, more, ste
     assert (without.state.occurrences, without.state.last_seen, without.state.flips) == \
         (full.state.occurrences, full.state.last_seen, full.state.flips)
     assert without.state.alert_json() is None
+
+
+@given(st.lists(_obs, min_size=1, max_size=12), st.lists(_obs, min_size=1, max_size=6), st.integers(1, 200))
+def test_what_the_store_counts_in_sql_is_exactly_a_plain_repeat(history, more, step_s):
+    """store.lock_and_count counts a fingerprint's observations in SQL when the stored state is not flapping
+    and has the status (and, while firing, the severity) that `repeated` names: exactly when apply() would only
+    count them (a "touch": occurrences + n, last_seen moved, nothing sent, no history)."""
+    from services.alert_ingest.domain.state import repeated
+
+    start = apply(None, seen(*history, step=timedelta(seconds=step_s)), POLICY).state
+    if start is None:
+        return
+    items = seen(*more, start=T0 + timedelta(seconds=step_s * len(history)), step=timedelta(seconds=step_s))
+    rep = repeated([i.observation for i in items])
+    sql_counts = (rep is not None and not start.flapping and start.status == rep[0]
+                  and (start.status != AlertStatus.FIRING or start.severity == rep[1]))
+    d = apply(start, items, POLICY)
+    plain = d.dirty == "touch" and not d.changes and not d.history
+    if sql_counts:
+        assert plain
+        assert d.state.occurrences == start.occurrences + len(items)
+        assert d.state.last_seen == max(start.last_seen, *(i.at for i in items))
+        # what the counted row keeps: everything else as stored (flips are pruned only in memory, as a touch)
+        assert (d.state.status, d.state.severity, d.state.flapping, d.state.change_seq, d.state.episode) == \
+            (start.status, start.severity, start.flapping, start.change_seq, start.episode)
+    elif not start.flapping:  # not counted in SQL: apply() does more than count (a flapping state it steps)
+        assert not plain
