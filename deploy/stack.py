@@ -33,10 +33,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from shared.settings import KafkaSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("STACK_STATE_DIR", ROOT / ".state"))
@@ -460,37 +456,14 @@ def pg_down() -> None:
 # ---------------------------------------------------------------- topics, services
 
 def topics_up() -> None:
-    from shared.kafka import ensure_topics
+    from shared.kafka import ensure_topics, wait_group_coordinator
     from shared.settings import KafkaSettings
     from shared.topics import Topics
 
     k = KafkaSettings(bootstrap_servers=f"127.0.0.1:{KAFKA_PORT}")
     created = asyncio.run(ensure_topics(k, Topics(k.topic_prefix).all()))
-    asyncio.run(_wait_group_coordinator(k))
+    asyncio.run(wait_group_coordinator(k))
     say(f"topics ready ({len(created)} created)")
-
-
-async def _wait_group_coordinator(k: KafkaSettings, timeout_s: float = 60.0) -> None:
-    """On a fresh broker __consumer_offsets is created on the first group lookup, and until it is loaded
-    every consumer-group call fails with GroupCoordinatorNotAvailable: 'ready' waits until a group resolves."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    from shared.kafka import client_kwargs
-
-    admin = AIOKafkaAdminClient(**client_kwargs(k))
-    await admin.start()
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
-            try:
-                await admin.find_coordinator("stack-readiness-probe")
-                return
-            except Exception:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
 
 
 STANDIN_PORT = int(os.environ.get("ZENDESK_STANDIN_PORT", "8090"))

@@ -72,11 +72,12 @@ class CommitBehind:
 
     def offer(self, records: tuple[ConsumerRecord, ...]) -> None:
         """Commit, soon, the offsets after these (processed) records."""
+        # a batch holds each partition's records in offset order, so the last one seen is the latest
+        last = {(r.topic, r.partition): r.offset for r in records}
         pending = self._pending
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            if r.offset >= pending.get(tp, -1):
-                pending[tp] = r.offset + 1
+        for (topic, partition), offset in last.items():
+            tp = TopicPartition(topic, partition)
+            pending[tp] = max(pending.get(tp, 0), offset + 1)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="kafka-commit-behind")
 
@@ -202,19 +203,34 @@ def make_producer(k: KafkaSettings, *, client_id: str) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(k: KafkaSettings, topics: list[str], *, partitions: int | None = None,
-                        timeout_s: float = 30.0) -> list[str]:
-    """Create the topics that do not exist yet (idempotent); returns those created."""
-    admin = AIOKafkaAdminClient(**client_kwargs(k), request_timeout_ms=int(timeout_s * 1000))
+async def _retrying(call: Callable[[], Awaitable[Any]], timeout_s: float) -> Any:
+    """`call()` again every 0.5 s while it fails (a broker still starting), up to `timeout_s`."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:
-            await admin.start()
-            break
+            return await call()
         except Exception:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def wait_group_coordinator(k: KafkaSettings, timeout_s: float = 60.0) -> None:
+    """On a fresh broker __consumer_offsets is created on the first group lookup, and until it is loaded every
+    consumer-group call fails with GroupCoordinatorNotAvailable: wait until a group resolves."""
+    admin = AIOKafkaAdminClient(**client_kwargs(k))
+    await _retrying(admin.start, timeout_s)
+    try:
+        await _retrying(lambda: admin.find_coordinator("stack-readiness-probe"), timeout_s)
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(k: KafkaSettings, topics: list[str], *, partitions: int | None = None,
+                        timeout_s: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet (idempotent); returns those created."""
+    admin = AIOKafkaAdminClient(**client_kwargs(k), request_timeout_ms=int(timeout_s * 1000))
+    await _retrying(admin.start, timeout_s)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
